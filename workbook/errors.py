@@ -26,11 +26,12 @@ class Problem:
     column: str | None
     value: object
     expected: str
+    unit: str = "line"
 
     def __str__(self) -> str:
         where = self.file
         if self.line is not None:
-            where += f", line {self.line}"
+            where += f", {self.unit} {self.line}"
         if self.column:
             where += f", column '{self.column}'"
         if self.value is None:
