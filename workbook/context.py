@@ -1,0 +1,175 @@
+"""Build the template context of each report from an Analysis: rows of plain formatted values.
+
+Only the clients the report may show reach its context: a therapist's report is built from the
+analysis cut to that therapist; the clinic context carries no client ID at all.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from workbook.analysis import Analysis, describe_rules
+from workbook.charts import chart_attendance, chart_sign_trend
+from workbook.render_svg import chart_to_svg
+from workbook.signs import SIGN_LABELS, SIGNS
+
+DETAILED_DISCUSSION = 12
+
+
+def fmt(value: object, digits: int = 1) -> str:
+    """A number for a table cell: blank for missing, no trailing '.0' on whole numbers."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def signed(value: float) -> str:
+    """A change with its sign: +0.4, −1.2, or – when missing."""
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{value:+.1f}".replace("-", "−")
+
+
+def base_context(analysis: Analysis, subject: str) -> dict:
+    """The values every report shows: subject, period, clinic, rules."""
+    period = analysis.period
+    return {
+        "subject": subject,
+        "clinic_name": analysis.config.clinic_name,
+        "period_label": period.label,
+        "period_start": f"{period.start:%Y-%m-%d}",
+        "period_end": f"{period.end:%Y-%m-%d}",
+        "rules": describe_rules(analysis.config),
+    }
+
+
+def headline_figures(analysis: Analysis) -> list[tuple[str, str]]:
+    """Clients, attended sessions, attendance, completeness, ruptures, clients to discuss."""
+    att, comp = analysis.attendance, analysis.completeness
+    sessions, attended = att["sessions"].sum(), att["attended"].sum()
+    rated = comp["rated_by_client"].sum()
+    live = analysis.ruptures["status"].isin(["unrepaired", "open"]).sum()
+    return [
+        ("clients seen", str(len(att))),
+        ("sessions attended", str(int(attended))),
+        ("attendance", f"{attended / sessions:.0%}" if sessions else "–"),
+        ("rated by the client", f"{rated / attended:.0%}" if attended else "–"),
+        ("possible ruptures not repaired", str(int(live))),
+        ("clients to discuss", str(len(analysis.discussion))),
+    ]
+
+
+def therapist_context(analysis: Analysis, therapist_id: str) -> dict:
+    """Context of the caseload report for one therapist (analysis already cut to them)."""
+    ctx = base_context(analysis, f"therapist {therapist_id}")
+    ctx["figures"] = headline_figures(analysis)
+    ctx["discussion"] = [{"Rank": r.rank, "Client": r.client_id, "Reasons": "; ".join(r.reasons)}
+                         for r in analysis.discussion.itertuples()]
+    ctx["signs"] = [_sign_section(analysis, sign) for sign in SIGNS]
+    ctx["ruptures"] = _rupture_rows(analysis.ruptures)
+    ctx["gaps"] = [{"Client": r.client_id, "Paired ratings": r.n_pairs,
+                    "Mean gap (therapist − client)": signed(r.mean_gap)}
+                   for r in analysis.client_gaps[analysis.client_gaps["flagged"]].itertuples()]
+    ctx["attendance_svg"] = chart_to_svg(chart_attendance(
+        analysis.ratings, start=analysis.period.start, end=analysis.period.end))
+    ctx["attendance"] = _attendance_rows(analysis.attendance)
+    ctx["outcomes"] = _outcome_rows(analysis.outcomes)
+    ctx["completeness"] = _completeness_rows(analysis.completeness)
+    ctx["notes"] = _note_rows(analysis) if analysis.config.privacy.include_notes else []
+    return ctx
+
+
+def _sign_section(analysis: Analysis, sign) -> dict:
+    chart = chart_sign_trend(analysis.ratings, sign.key, config=analysis.config,
+                             ruptures=analysis.ruptures, start=analysis.period.start,
+                             end=analysis.period.end)
+    own = analysis.signs[(analysis.signs["sign"] == sign.key)
+                         & (analysis.signs["rater"] == "client")
+                         & (analysis.signs["concern_n"] > 0)]
+    rows = [{"Client": r.client_id, "Latest": fmt(r.latest), "Period mean": fmt(r.mean_period),
+             "Change": signed(r.change), "Concern ratings": int(r.concern_n)}
+            for r in own.sort_values(["concern_n", "client_id"],
+                                     ascending=[False, True]).itertuples()]
+    return {"key": sign.key, "label": sign.label, "colour": sign.colour,
+            "description": sign.description, "chart_svg": chart_to_svg(chart), "concerns": rows}
+
+
+def _rupture_rows(ruptures: pd.DataFrame) -> list[dict]:
+    status = {"repaired": "repaired", "unrepaired": "not repaired", "open": "open"}
+    return [{"Client": r.client_id, "Sign": SIGN_LABELS[r.sign], "Rater": r.rater,
+             "Date": f"{r.start_date:%Y-%m-%d}", "Baseline": fmt(r.baseline),
+             "Rating": fmt(r.score), "Depth": fmt(r.depth), "Sessions": int(r.length),
+             "Status": status[r.status]}
+            for r in ruptures.sort_values(["start_date", "client_id"]).itertuples()]
+
+
+def _attendance_rows(attendance: pd.DataFrame) -> list[dict]:
+    return [{"Client": r.client_id, "Sessions": int(r.sessions), "Attended": int(r.attended),
+             "Cancelled": int(r.cancelled), "No-shows": int(r.no_show),
+             "Median days between": fmt(r.gap_median_days, 0),
+             "Longest gap": fmt(r.longest_gap_days, 0),
+             "Dropout risk": r.dropout_reason if r.dropout_risk else "no"}
+            for r in attendance.sort_values("client_id").itertuples()]
+
+
+def _outcome_rows(outcomes: pd.DataFrame) -> list[dict]:
+    return [{"Client": r.client_id, "Measure": r.label, "First": fmt(r.first_score, 0),
+             "Latest": fmt(r.latest_score, 0), "Scores": int(r.n_scores),
+             "Category": r.category or "–", "On track": "no" if r.not_on_track else "yes"}
+            for r in outcomes.itertuples()]
+
+
+def _completeness_rows(completeness: pd.DataFrame) -> list[dict]:
+    return [{"Client": r.client_id, "Attended": int(r.attended_sessions),
+             "Rated by client": int(r.rated_by_client),
+             "Share": f"{r.completeness:.0%}" if r.attended_sessions else "–",
+             "Sessions with no rating": int(r.unrated_sessions)}
+            for r in completeness.sort_values("client_id").itertuples()]
+
+
+def _note_rows(analysis: Analysis) -> list[dict]:
+    frame = analysis.ratings
+    frame = frame[frame["note"].notna() & (frame["session_date"] >= analysis.period.start)]
+    return [{"Client": r.client_id, "Date": f"{r.session_date:%Y-%m-%d}", "Rater": r.rater,
+             "Note": r.note} for r in frame.itertuples()]
+
+
+def supervision_context(analysis: Analysis, therapist_id: str) -> dict:
+    """Context of the supervision brief for one supervisee (analysis already cut to them)."""
+    ctx = base_context(analysis, f"supervisee {therapist_id}")
+    wins = analysis.wins
+    ctx["figures"] = [("clients seen", str(len(analysis.attendance))),
+                      ("clients to discuss", str(len(analysis.discussion))),
+                      ("wins", str(len(wins)))]
+    items = [{"client": r.client_id, "top_reason": r.top_reason, "reasons": r.reasons}
+             for r in analysis.discussion.itertuples()]
+    ctx["discussion"] = items[:DETAILED_DISCUSSION]
+    rest = items[DETAILED_DISCUSSION:]
+    if rest:
+        ctx["discussion"].append({
+            "client": f"{len(rest)} more", "top_reason": "lower in the list",
+            "reasons": [", ".join(f"{i['client']} ({i['top_reason'].lower()})" for i in rest)]})
+    ctx["sign_changes"], fell = _sign_changes(analysis)
+    ctx["questions"] = [{"label": s.label, "questions": s.questions} for s in SIGNS
+                        if s.key in fell]
+    ctx["wins"] = [{"client": r.client_id, "text": r.text} for r in wins.itertuples()]
+    return ctx
+
+
+def _sign_changes(analysis: Analysis) -> tuple[list[dict], set[str]]:
+    own = analysis.signs[analysis.signs["rater"] == "client"]
+    rows, fell = [], set()
+    for sign in SIGNS:
+        part = own[own["sign"] == sign.key]
+        now, before = part["mean_period"].mean(), part["previous_mean"].mean()
+        change = now - before
+        if round(change, 1) < 0:  # fell by at least what the table shows as -0.1
+            fell.add(sign.key)
+        rows.append({"Sign": sign.label, "Mean client rating": fmt(now),
+                     "Previous period": fmt(before), "Change": signed(change),
+                     "Clients with a concern rating": int((part["concern_n"] > 0).sum())})
+    return rows, fell
