@@ -1,0 +1,165 @@
+"""Small-cell suppression for the clinic report, so that no client can be singled out.
+
+An aggregate over fewer than `threshold` clients (config.privacy.min_cell_size: 11 by default,
+never below 5) is shown as the string "<{threshold}" instead of its value. Counts also get
+complementary suppression, so that a hidden cell cannot be worked out from a shown total, and a
+column of group means with an overall mean gets the same protection.
+
+The rule that complementary suppression guarantees: no line of the table (a row or a column,
+the total row and total column included, each with its total) has exactly one hidden cell.
+A line with one hidden cell gives it away by subtraction (or the hidden total by addition); with
+two or more, each hidden cell is only known to lie in a range. This is the usual line-by-line
+protection; it does not solve the full linear system across lines (no audit by linear
+programming), which a determined reader of a large table could sometimes narrow further.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+MIN_THRESHOLD = 5
+TOTAL = "Total"
+
+
+def suppressed_label(threshold: int) -> str:
+    """The text shown in place of a suppressed value, e.g. "<11"."""
+    return f"<{_check_threshold(threshold)}"
+
+
+def suppress_counts(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """Add row and column totals to a table of client counts and hide the small cells.
+
+    Returns an object frame with an extra "Total" column and "Total" row; a hidden cell holds
+    "<{threshold}", a shown one its int. Primary suppression hides every cell and total with
+    0 < count < threshold. A zero shows: it is a fact about no one. Complementary suppression then
+    repeats until nothing changes: for each line (row or column, with its total) holding exactly
+    one hidden cell, it hides the smallest shown non-zero count among the line's inner cells; if
+    they are all zero or hidden, the smallest shown zero; if no inner cell is shown, the line's
+    total. Ties go to the first in table order, so the output is deterministic.
+    """
+    label = suppressed_label(threshold)
+    values = _check_counts(table)
+    full = _with_totals(values)
+    hidden = (full > 0) & (full < threshold)
+    _suppress_complements(full, hidden)
+    cells = full.astype(object)  # numpy ints become Python ints
+    cells[hidden] = label
+    out = pd.DataFrame(
+        cells, index=[*table.index, TOTAL], columns=[*table.columns, TOTAL], dtype=object
+    )
+    out.index.name, out.columns.name = table.index.name, table.columns.name
+    return out
+
+
+def suppress_means(
+    means: pd.DataFrame, n: pd.DataFrame, threshold: int, overall: str | None = None
+) -> pd.DataFrame:
+    """Hide each mean taken over 0 < n < threshold clients; return an object frame.
+
+    `means` and `n` have the same index and columns; n is the number of clients behind each mean.
+    A mean over no client is left as it is (NaN). If `overall` names a row of overall means
+    (with its n), each column is treated as groups plus an overall row by suppress_group_means,
+    so a lone hidden group mean cannot be worked out from the overall mean and the n's.
+    """
+    label = suppressed_label(threshold)
+    _check_aligned(means, n)
+    if overall is not None:
+        cols = {c: suppress_group_means(means[c], n[c], threshold, overall) for c in means}
+        return pd.DataFrame(cols, index=means.index, columns=means.columns, dtype=object)
+    hidden = (n > 0) & (n < threshold)
+    return means.astype("float64").astype(object).mask(hidden, label)
+
+
+def suppress_group_means(
+    values: pd.Series, n: pd.Series, threshold: int, overall: str = "Overall"
+) -> pd.Series:
+    """Hide small group means in a column of group means with an overall row; return objects.
+
+    `values` holds one mean per group plus the overall mean under the label `overall`; `n` holds
+    the clients behind each (the overall n being the sum). Means over 0 < n < threshold are
+    hidden. With the n's shown, overall * N minus the shown groups' mean * n gives away a lone
+    hidden group, so when exactly one group is hidden and the overall mean shows, the shown group
+    with the smallest n (first on ties) is hidden too. If no such group exists, the overall mean
+    is hidden instead.
+    """
+    label = suppressed_label(threshold)
+    _check_aligned(values, n)
+    if overall not in values.index:
+        raise ValueError(f"no overall row {overall!r} among the groups")
+    size = n.to_numpy(dtype="float64")
+    hidden = (size > 0) & (size < threshold)
+    is_group = values.index != overall
+    if hidden[is_group].sum() == 1 and not hidden[~is_group].any():
+        candidates = np.flatnonzero(is_group & ~hidden & (size > 0))
+        if len(candidates):
+            hidden[candidates[np.argmin(size[candidates])]] = True
+        else:
+            hidden[~is_group] = True
+    return values.astype("float64").astype(object).mask(hidden, label)
+
+
+def _suppress_complements(full: np.ndarray, hidden: np.ndarray) -> None:
+    """Hide more cells (in place) until no line has exactly one hidden cell."""
+    lines = _lines(full.shape)
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            if hidden[line].sum() == 1:
+                hidden[_complement(full, hidden, line)] = True
+                changed = True
+
+
+def _lines(shape: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every row and column of the table with totals, as index arrays; the total comes last."""
+    n_rows, n_cols = shape
+    rows = [(np.full(n_cols, r), np.arange(n_cols)) for r in range(n_rows)]
+    cols = [(np.arange(n_rows), np.full(n_rows, c)) for c in range(n_cols)]
+    return rows + cols
+
+
+def _complement(
+    full: np.ndarray, hidden: np.ndarray, line: tuple[np.ndarray, np.ndarray]
+) -> tuple[int, int]:
+    """The cell of a line to hide next: see suppress_counts for the order of preference."""
+    cells = list(zip(*line, strict=True))
+    inner = [c for c in cells[:-1] if not hidden[c]]
+    for pool in ([c for c in inner if full[c] > 0], inner):
+        if pool:
+            return min(pool, key=lambda c: full[c])
+    return cells[-1]
+
+
+def _with_totals(values: np.ndarray) -> np.ndarray:
+    """The counts with a total column and a total row (grand total in the corner)."""
+    with_row_totals = np.column_stack([values, values.sum(axis=1)])
+    return np.vstack([with_row_totals, with_row_totals.sum(axis=0)])
+
+
+def _check_counts(table: pd.DataFrame) -> np.ndarray:
+    """The table's values as int64, or ValueError when they are not non-negative integers."""
+    if TOTAL in table.index or TOTAL in table.columns:
+        raise ValueError(f"the table already has a {TOTAL!r} row or column")
+    values = table.to_numpy(dtype="float64", na_value=np.nan)
+    if not np.isfinite(values).all() or (values < 0).any() or (values % 1 != 0).any():
+        raise ValueError("counts must be non-negative whole numbers, with no blanks")
+    return values.astype("int64")
+
+
+def _check_aligned(values: pd.DataFrame | pd.Series, n: pd.DataFrame | pd.Series) -> None:
+    same = values.index.equals(n.index) and (
+        isinstance(values, pd.Series) or values.columns.equals(n.columns)
+    )
+    if not same:
+        raise ValueError("means and their n must have the same rows and columns")
+    if (n.to_numpy(dtype="float64", na_value=np.nan) < 0).any() or n.isna().to_numpy().any():
+        raise ValueError("n must be non-negative counts of clients, with no blanks")
+
+
+def _check_threshold(threshold: int) -> int:
+    if isinstance(threshold, bool) or not isinstance(threshold, int | np.integer):
+        raise ValueError(f"threshold must be a whole number, got {threshold!r}")
+    if threshold < MIN_THRESHOLD:
+        raise ValueError(f"threshold {threshold} is below the minimum of {MIN_THRESHOLD}")
+    return int(threshold)
