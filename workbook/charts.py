@@ -1,0 +1,402 @@
+"""Chart builders: one pure function per view, from tidy frames to an Altair (Vega-Lite) chart.
+
+The same builders feed the interactive notebook (`alt.JupyterChart`, offline) and the HTML/PDF
+reports (inline SVG through `workbook.render_svg`). A chart is data: tests inspect
+`chart.to_dict()`. Choices where the design is silent:
+
+- Colour: each sign has one colour (`workbook.signs.SIGN_COLOURS`, Okabe-Ito) used for every mark
+  of that sign. In a sign's trend chart every client's line is drawn in the sign's colour (a
+  `detail` channel separates the lines) and each line ends with its client ID, so no per-client
+  legend is needed. Attendance and outcome marks use colours outside the sign palette.
+- Small data, deliberately: every builder first selects and aggregates down to the columns it
+  plots and one row per plotted mark (or per client/sign for summaries), converts those rows to
+  JSON-safe records (dates as ISO text, NaN as null) and embeds them in the spec's top-level
+  `datasets`, named by a hash of their content; layers refer to them with `alt.NamedData`.
+  Altair's 5,000-row limit is a data transformer that guards against embedding a whole
+  DataFrame by accident; it applies only to DataFrame input, so the reduced rows pass without
+  touching the global `alt.data_transformers` (never `disable_max_rows()`): a chart of 6,000
+  or more marks builds and raises nothing. The records are attached last, by attribute, so
+  Altair does not validate or deep-copy them at every chained call (that made a 50 x 52
+  caseload chart take ~0.5 s to build). Data is always inline, never a URL, so charts render
+  offline, and the same input gives the same spec.
+- Filters: `clients` (IDs to keep; None keeps all), `start`/`end` (inclusive session dates;
+  None leaves that side open) and, for sign trends, the `rater`.
+- Layout: about 640 px wide for an A4 page; font "DejaVu Sans" (the PDF's font) in the config.
+  Builders return a configured top-level chart (Chart, LayerChart or FacetChart).
+- Outcome chart: the reliable-change band is drawn per client as a shaded rectangle spanning
+  that client's dates, from first score - reliable_change to first score + reliable_change
+  (clipped to the measure's range): a point outside it is a reliable change from the start.
+  The band is left out for a measure without a published reliable-change value, and the
+  cutoff rule for a measure without a cutoff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import textwrap
+from collections.abc import Iterable
+from datetime import date
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from workbook.config import Config
+from workbook.measures import Measure
+from workbook.signs import SIGN_COLOURS, SIGN_KEYS, SIGN_LABELS, get_sign
+
+FONT = "DejaVu Sans"
+WIDTH = 560  # plot area; axis titles and labels bring the chart to about 640 px
+HEIGHT = 240
+CONCERN_GREY = "#BBBBBB"
+RUPTURE_STATUS = {"repaired": "repaired", "unrepaired": "not repaired", "open": "open"}
+ATTENDANCE_LABELS = {"attended": "Attended", "cancelled": "Cancelled", "no_show": "No-show"}
+ATTENDANCE_COLOURS = ("#56B4E9", "#999999", "#000000")  # sky blue, grey, black
+ATTENDANCE_SHAPES = ("circle", "square", "cross")
+
+ChartLike = alt.Chart | alt.LayerChart | alt.FacetChart
+DateLike = str | date | pd.Timestamp | None
+
+
+# --- public builders ---------------------------------------------------------------------------
+
+
+def chart_sign_trend(
+    ratings: pd.DataFrame, sign: str, *, config: Config, ruptures: pd.DataFrame | None = None,
+    clients: Iterable[str] | None = None, rater: str = "client", start: DateLike = None,
+    end: DateLike = None,
+) -> ChartLike:
+    """One sign's ratings by one rater, a line per client over session dates, with the concern
+    band and possible-rupture markers (`ruptures`: client_id, sign, rater, start_date, score,
+    status)."""
+    info, data = get_sign(sign), _Data()
+    rows = _select(ratings, clients, start, end)
+    rows = rows.loc[(rows["rater"] == rater) & rows[sign].notna(),
+                    ["client_id", "session_date", "rater", sign]].rename(columns={sign: "score"})
+    rows = rows.sort_values(["client_id", "session_date"], kind="stable")
+    y = _rating_y(config)
+    tips = [alt.Tooltip("client_id:N", title="Client"),
+            alt.Tooltip("session_date:T", title="Session date", format="%d %b %Y"),
+            alt.Tooltip("score:Q", title="Rating"), alt.Tooltip("rater:N", title="Rater")]
+    base = alt.Chart(data.add(rows)).encode(x=_date_x(), y=y, detail="client_id:N")
+    lines = base.mark_line(color=info.colour, strokeWidth=1.5, opacity=0.8)
+    points = base.mark_point(color=info.colour, filled=True, size=30).encode(tooltip=tips)
+    last = rows.drop_duplicates("client_id", keep="last")
+    labels = alt.Chart(data.add(last)).mark_text(
+        align="left", dx=5, fontSize=10, color=info.colour).encode(
+        x=_date_x(), y=y, text="client_id:N")
+    layers = [*_concern_band(config, data), lines, points, labels]
+    if ruptures is not None:
+        layers.append(_rupture_marks(ruptures, (sign, rater, clients, start, end), y, data))
+    return _finish(alt.layer(*layers), data, info.label)
+
+
+def chart_caseload_heatmap(latest: pd.DataFrame, *, config: Config) -> ChartLike:
+    """Clients (rows) by the five signs (columns), coloured and labelled by the latest rating
+    (`latest`: client_id, sign, latest)."""
+    rows = latest.loc[latest["sign"].isin(SIGN_KEYS) & latest["latest"].notna(),
+                      ["client_id", "sign", "latest"]]
+    rows = rows.assign(sign=rows["sign"].map(SIGN_LABELS))
+    lo, hi, data = config.scale.min, config.scale.max, _Data()
+    labels = [SIGN_LABELS[k] for k in SIGN_KEYS]
+    x = alt.X("sign:N", title=None, sort=labels, scale=alt.Scale(domain=labels),
+              axis=alt.Axis(orient="top", labelAngle=0, labelLineHeight=12, labelPadding=26,
+                            labelExpr=_wrap_expr(labels, width=14, lines=3)))
+    y = alt.Y("client_id:N", title="Client", sort="ascending")
+    base = alt.Chart(data.add(rows)).encode(x=x, y=y)
+    cells = base.mark_rect(stroke="white").encode(
+        color=alt.Color("latest:Q", title="Latest rating",
+                        scale=alt.Scale(scheme="viridis", domain=[lo, hi])),
+        tooltip=[alt.Tooltip("client_id:N", title="Client"), alt.Tooltip("sign:N", title="Sign"),
+                 alt.Tooltip("latest:Q", title="Latest rating")])
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("latest:Q", format=".0f"),
+        color=alt.condition(f"datum.latest < {(lo + hi) / 2}", alt.value("white"),
+                            alt.value("black")))
+    chart = alt.layer(cells, text).properties(width=alt.Step(100), height=alt.Step(20))
+    return _finish(chart, data, "Latest client rating per sign")
+
+
+def chart_perspective_gap(
+    ratings: pd.DataFrame, *, config: Config, clients: Iterable[str] | None = None,
+    start: DateLike = None, end: DateLike = None,
+) -> ChartLike:
+    """Mean client and mean therapist rating of the same sessions, per client and sign, as a
+    dumbbell (two points joined by a rule), one panel per sign."""
+    rows, data = _gap_means(_select(ratings, clients, start, end)), _Data()
+    labels = [SIGN_LABELS[k] for k in SIGN_KEYS]
+    colour = alt.Color("sign:N", scale=_sign_scale(), legend=None)
+    x = alt.X("client_mean:Q", title="Mean rating", scale=_rating_scale(config))
+    y = alt.Y("client_id:N", title="Client", sort="ascending")
+    tips = [alt.Tooltip("client_id:N", title="Client"), alt.Tooltip("sign:N", title="Sign"),
+            alt.Tooltip("client_mean:Q", title="Client's mean", format=".1f"),
+            alt.Tooltip("therapist_mean:Q", title="Therapist's mean", format=".1f"),
+            alt.Tooltip("mean_gap:Q", title="Mean gap (therapist - client)", format="+.1f"),
+            alt.Tooltip("n_pairs:Q", title="Sessions rated by both")]
+    rule = alt.Chart().mark_rule(strokeWidth=2).encode(
+        x=x, x2="therapist_mean:Q", y=y, color=colour, tooltip=tips)
+    dots = alt.Chart().transform_fold(["client_mean", "therapist_mean"], as_=["who", "mean"]) \
+        .transform_calculate(rater="datum.who == 'client_mean' ? 'Client' : 'Therapist'") \
+        .mark_point(filled=True, size=50, opacity=1).encode(
+            x=alt.X("mean:Q", title="Mean rating", scale=_rating_scale(config)), y=y,
+            color=colour, tooltip=tips,
+            shape=alt.Shape("rater:N", title="Rated by", scale=alt.Scale(
+                domain=["Client", "Therapist"], range=["circle", "diamond"])))
+    chart = alt.layer(rule, dots, data=data.add(rows)).properties(width=92, height=alt.Step(16))
+    chart = chart.facet(column=alt.Column("sign:N", title=None, sort=labels, header=alt.Header(
+        labelExpr=_wrap_expr(labels, width=14, field="datum.value"),
+        labelFontWeight="bold", labelBaseline="bottom")), spacing=8)
+    return _finish(chart, data, "Client and therapist ratings of the same sessions")
+
+
+def chart_attendance(
+    ratings: pd.DataFrame, *, clients: Iterable[str] | None = None, start: DateLike = None,
+    end: DateLike = None,
+) -> ChartLike:
+    """A timeline per client, one mark per session, coloured and shaped by attendance."""
+    rows = _select(ratings, clients, start, end).sort_values(["client_id", "session_date"],
+                                                             kind="stable")
+    rows = rows.drop_duplicates(["client_id", "session_date"])[
+        ["client_id", "session_date", "session_number", "attendance"]]
+    rows = rows.assign(attendance=rows["attendance"].map(ATTENDANCE_LABELS))
+    domain, data = list(ATTENDANCE_LABELS.values()), _Data()
+    chart = alt.Chart(data.add(rows)).mark_point(filled=True, size=60, opacity=1).encode(
+        x=_date_x(), y=alt.Y("client_id:N", title="Client", sort="ascending"),
+        color=alt.Color("attendance:N", title="Attendance",
+                        scale=alt.Scale(domain=domain, range=list(ATTENDANCE_COLOURS))),
+        shape=alt.Shape("attendance:N", title="Attendance",
+                        scale=alt.Scale(domain=domain, range=list(ATTENDANCE_SHAPES))),
+        tooltip=[alt.Tooltip("client_id:N", title="Client"),
+                 alt.Tooltip("session_date:T", title="Session date", format="%d %b %Y"),
+                 alt.Tooltip("session_number:Q", title="Session"),
+                 alt.Tooltip("attendance:N", title="Attendance")],
+    ).properties(width=WIDTH, height=alt.Step(18))
+    return _finish(chart, data, "Attendance")
+
+
+def chart_outcome(
+    ratings: pd.DataFrame, measure_key: str, *, config: Config,
+    clients: Iterable[str] | None = None, start: DateLike = None, end: DateLike = None,
+) -> ChartLike:
+    """A measure's scores per client over session dates, with the clinical cutoff as a dashed
+    rule and each client's reliable-change band around their first score."""
+    measure, data = config.all_measures()[measure_key], _Data()
+    rows = _measure_rows(_select(ratings, clients, start, end), measure_key)
+    y = alt.Y("score:Q", title=f"{measure.label} total ({measure.min:g}-{measure.max:g})",
+              scale=alt.Scale(domain=[measure.min, measure.max], nice=False))
+    layers = []
+    if measure.reliable_change is not None:
+        layers.append(_change_bands(rows, measure, data))
+    if measure.cutoff is not None:
+        layers += _cutoff_rule(measure, data)
+    base = alt.Chart(data.add(rows)).encode(x=_date_x(), y=y, detail="client_id:N")
+    tips = [alt.Tooltip("client_id:N", title="Client"),
+            alt.Tooltip("session_date:T", title="Session date", format="%d %b %Y"),
+            alt.Tooltip("score:Q", title=measure.label)]
+    last = rows.drop_duplicates("client_id", keep="last")
+    layers += [base.mark_line(color="#333333", strokeWidth=1.5),
+               base.mark_point(color="#333333", filled=True, size=30).encode(tooltip=tips),
+               alt.Chart(data.add(last)).mark_text(align="left", dx=5, fontSize=10).encode(
+                   x=_date_x(), y=y, text="client_id:N")]
+    return _finish(alt.layer(*layers), data, measure.label, _outcome_subtitle(measure))
+
+
+def chart_sign_summary(signs_summary: pd.DataFrame, *, config: Config) -> ChartLike:
+    """Mean period rating per sign as bars in the sign colours (`signs_summary`: sign, mean;
+    a missing mean, e.g. a suppressed small cell, shows as "not shown")."""
+    rows = signs_summary.loc[signs_summary["sign"].isin(SIGN_KEYS), ["sign", "mean"]]
+    rows = rows.assign(sign=rows["sign"].map(SIGN_LABELS),
+                       label=[f"{m:.1f}" if pd.notna(m) else "not shown" for m in rows["mean"]],
+                       at=rows["mean"].fillna(config.scale.min))
+    labels, data = [SIGN_LABELS[k] for k in SIGN_KEYS], _Data()
+    y = alt.Y("sign:N", title=None, sort=labels, scale=alt.Scale(domain=labels))
+    x = alt.X("mean:Q", title="Mean rating in the period", scale=_rating_scale(config))
+    base = alt.Chart(data.add(rows)).encode(y=y)
+    bars = base.mark_bar(height=alt.RelativeBandSize(0.7)).encode(
+        x=x, color=alt.Color("sign:N", scale=_sign_scale(), legend=None),
+        tooltip=[alt.Tooltip("sign:N", title="Sign"),
+                 alt.Tooltip("mean:Q", title="Mean rating", format=".1f")])
+    text = base.mark_text(align="left", dx=4, fontSize=11).encode(
+        x=alt.X("at:Q", scale=_rating_scale(config)), text="label:N")
+    concern = alt.Chart(data.add(pd.DataFrame({"y": [config.thresholds.concern_below]}))) \
+        .mark_rule(strokeDash=[4, 3], color="#666666").encode(x=alt.X("y:Q"))
+    chart = alt.layer(bars, concern, text).properties(width=440, height=alt.Step(28))
+    return _finish(chart, data, "Mean rating per sign",
+                   f"Dashed line: concern below {config.thresholds.concern_below:g}")
+
+
+# --- data helpers ------------------------------------------------------------------------------
+
+
+def _select(ratings: pd.DataFrame, clients: Iterable[str] | None, start: DateLike,
+            end: DateLike, date_col: str = "session_date") -> pd.DataFrame:
+    """Rows of the chosen clients with dates in start..end (inclusive, whole days)."""
+    mask = np.ones(len(ratings), dtype=bool)
+    if clients is not None:
+        mask &= ratings["client_id"].isin(list(clients)).to_numpy()
+    day = ratings[date_col].dt.normalize()
+    if start is not None:
+        mask &= (day >= pd.Timestamp(start).normalize()).to_numpy()
+    if end is not None:
+        mask &= (day <= pd.Timestamp(end).normalize()).to_numpy()
+    return ratings.loc[mask]
+
+
+class _Data:
+    """A chart's inline datasets: each frame becomes JSON-safe records under a content-hash
+    name; layers refer to them by name and `_finish` puts them at the top of the spec."""
+
+    def __init__(self) -> None:
+        self.sets: dict[str, list[dict]] = {}
+
+    def add(self, frame: pd.DataFrame) -> alt.NamedData:
+        """Dates as ISO text, NaN as null, numpy scalars as Python ones."""
+        out = frame.reset_index(drop=True)
+        for col in out.columns:
+            if pd.api.types.is_datetime64_any_dtype(out[col]):
+                out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S")
+        records = out.astype(object).where(out.notna(), None).to_dict("records")
+        text = json.dumps(records, sort_keys=True, separators=(",", ":"))
+        name = "data-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+        self.sets[name] = records
+        return alt.NamedData(name=name)
+
+
+def _gap_means(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per client and sign: mean client and therapist rating over sessions rated by both."""
+    key = ["client_id", "session_date"]
+    long = rows.loc[rows["rater"].isin(["client", "therapist"]), [*key, "rater", *SIGN_KEYS]]
+    long = long.melt(id_vars=[*key, "rater"], var_name="sign", value_name="score").dropna()
+    wide = long.pivot_table(index=[*key, "sign"], columns="rater", values="score",
+                            aggfunc="mean").reindex(columns=["client", "therapist"]).dropna()
+    out = wide.groupby(["client_id", "sign"]).agg(
+        client_mean=("client", "mean"), therapist_mean=("therapist", "mean"),
+        n_pairs=("client", "size")).reset_index()
+    out["mean_gap"] = out["therapist_mean"] - out["client_mean"]
+    out["sign"] = out["sign"].map(SIGN_LABELS)
+    return out
+
+
+def _measure_rows(rows: pd.DataFrame, key: str) -> pd.DataFrame:
+    """One score per client and session: the first non-blank value across raters."""
+    rows = rows.loc[rows[key].notna(), ["client_id", "session_date", key]]
+    rows = rows.sort_values(["client_id", "session_date"], kind="stable")
+    return rows.drop_duplicates(["client_id", "session_date"]).rename(columns={key: "score"})
+
+
+# --- layer helpers -----------------------------------------------------------------------------
+
+
+def _concern_band(config: Config, data: _Data) -> list[alt.Chart]:
+    """A grey band from the bottom of the scale up to the concern threshold, labelled."""
+    lo, cut = config.scale.min, config.thresholds.concern_below
+    band = alt.Chart(data.add(pd.DataFrame({"lo": [lo], "hi": [cut]})))
+    rect = band.mark_rect(color=CONCERN_GREY, opacity=0.3).encode(
+        y=alt.Y("lo:Q", scale=_rating_scale(config)), y2="hi:Q")
+    text = band.mark_text(align="left", baseline="top", dx=4, dy=3, color="#555555",
+                          fontSize=10).encode(x=alt.value(0), y=alt.Y("hi:Q"),
+                                              text=alt.value("concern"))
+    return [rect, text]
+
+
+def _rupture_marks(ruptures: pd.DataFrame, where: tuple, y: alt.Y, data: _Data) -> alt.Chart:
+    """Possible-rupture markers at (start_date, score): shape and fill tell the status.
+    `where` is (sign, rater, clients, start, end)."""
+    sign, rater, clients, start, end = where
+    rows = _select(ruptures, clients, start, end, date_col="start_date")
+    rows = rows.loc[(rows["sign"] == sign) & (rows["rater"] == rater),
+                    ["client_id", "start_date", "score", "status"]]
+    rows = rows.assign(status=rows["status"].map(RUPTURE_STATUS)).rename(
+        columns={"start_date": "session_date"})
+    domain = list(RUPTURE_STATUS.values())
+    shapes = alt.Scale(domain=domain, range=["circle", "triangle-down", "diamond"])
+    fills = alt.Scale(domain=domain, range=["white", "black", "#999999"])
+    return alt.Chart(data.add(rows)).mark_point(size=140, strokeWidth=1.5, stroke="black",
+                                               opacity=1).encode(
+        x=_date_x(), y=y,
+        shape=alt.Shape("status:N", title="Possible rupture", scale=shapes),
+        fill=alt.Fill("status:N", title="Possible rupture", scale=fills),
+        tooltip=[alt.Tooltip("client_id:N", title="Client"),
+                 alt.Tooltip("session_date:T", title="Session date", format="%d %b %Y"),
+                 alt.Tooltip("score:Q", title="Rating"),
+                 alt.Tooltip("status:N", title="Possible rupture")])
+
+
+def _change_bands(rows: pd.DataFrame, measure: Measure, data: _Data) -> alt.Chart:
+    """Per client, first score +/- reliable change over that client's dates, clipped."""
+    g = rows.groupby("client_id", sort=True)
+    bands = pd.DataFrame({"first": g["score"].first(), "from": g["session_date"].min(),
+                          "to": g["session_date"].max()}).reset_index()
+    bands["low"] = (bands["first"] - measure.reliable_change).clip(lower=measure.min)
+    bands["high"] = (bands["first"] + measure.reliable_change).clip(upper=measure.max)
+    return alt.Chart(data.add(bands)).mark_rect(color="#56B4E9", opacity=0.12).encode(
+        x=alt.X("from:T"), x2="to:T", y=alt.Y("low:Q"), y2="high:Q",
+        tooltip=[alt.Tooltip("client_id:N", title="Client"),
+                 alt.Tooltip("first:Q", title="First score"),
+                 alt.Tooltip("low:Q", title="No reliable change from"),
+                 alt.Tooltip("high:Q", title="No reliable change to")])
+
+
+def _cutoff_rule(measure: Measure, data: _Data) -> list[alt.Chart]:
+    """A dashed horizontal rule at the clinical cutoff, labelled at the left."""
+    base = alt.Chart(data.add(pd.DataFrame({"cutoff": [measure.cutoff]})))
+    rule = base.mark_rule(strokeDash=[6, 4], color="#666666").encode(y="cutoff:Q")
+    text = base.mark_text(align="left", baseline="bottom", dx=4, dy=-2, fontSize=10,
+                          color="#555555").encode(
+        x=alt.value(0), y="cutoff:Q", text=alt.value(f"clinical cutoff ({measure.cutoff:g})"))
+    return [rule, text]
+
+
+def _outcome_subtitle(measure: Measure) -> list[str]:
+    """Plain-words reading guide for an outcome chart."""
+    lines = ["Higher is better." if measure.higher_is_better else "Lower is better."]
+    if measure.reliable_change is not None:
+        lines.append(f"Shaded: within {measure.reliable_change:g} points of the client's first "
+                     "score (no reliable change).")
+    return [" ".join(lines)]
+
+
+# --- encodings and finishing -------------------------------------------------------------------
+
+
+def _date_x() -> alt.X:
+    return alt.X("session_date:T", title="Session date", axis=alt.Axis(format="%-d %b"))
+
+
+def _rating_scale(config: Config) -> alt.Scale:
+    return alt.Scale(domain=[config.scale.min, config.scale.max], nice=False)
+
+
+def _rating_y(config: Config) -> alt.Y:
+    title = f"Rating ({config.scale.min:g}-{config.scale.max:g})"
+    return alt.Y("score:Q", title=title, scale=_rating_scale(config))
+
+
+def _sign_scale() -> alt.Scale:
+    """Sign label -> the sign's colour, in SIGN_KEYS order."""
+    return alt.Scale(domain=[SIGN_LABELS[k] for k in SIGN_KEYS],
+                     range=[SIGN_COLOURS[k] for k in SIGN_KEYS])
+
+
+def _wrap_expr(labels: list[str], width: int = 16, field: str = "datum.label",
+               lines: int = 0) -> str:
+    """A Vega expression that breaks long labels onto lines of about `width` characters; with
+    `lines`, blank lines go first so every label ends on the same line (for a top axis)."""
+    wrapped = {label: textwrap.wrap(label, width) for label in labels}
+    wrapped = {k: [""] * (lines - len(v)) + v for k, v in wrapped.items()}
+    return f"{json.dumps(wrapped)}[{field}] || {field}"
+
+
+def _finish(chart: ChartLike, data: _Data, title: str,
+            subtitle: str | list[str] | None = None) -> ChartLike:
+    """Title, the report font, a quiet view frame, and the datasets at the top of the spec
+    (set last and by attribute, so Altair neither validates nor deep-copies the rows again)."""
+    params = alt.TitleParams(title, anchor="start", fontSize=14,
+                             **({"subtitle": subtitle} if subtitle else {}))
+    if isinstance(chart, alt.LayerChart) and chart.width is alt.Undefined:
+        chart = chart.properties(width=WIDTH, height=HEIGHT)
+    chart = chart.properties(title=params).configure(font=FONT).configure_view(
+        stroke=None).configure_legend(orient="bottom", direction="horizontal")
+    chart.datasets = dict(data.sets)
+    return chart
