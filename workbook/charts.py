@@ -226,6 +226,25 @@ def chart_sign_summary(signs_summary: pd.DataFrame, *, config: Config) -> ChartL
                    f"Dashed line: concern below {config.thresholds.concern_below:g}")
 
 
+def chart_sign_months(months: pd.DataFrame, *, config: Config) -> ChartLike:
+    """Month-over-month mean rating per sign, a line per sign in its colour (`months`: month,
+    sign, mean; rows of suppressed small cells are left out by the caller)."""
+    rows = months.loc[months["sign"].isin(SIGN_KEYS), ["month", "sign", "mean"]]
+    rows = rows.assign(sign=rows["sign"].map(SIGN_LABELS))
+    data = _Data()
+    x = alt.X("month:T", title="Month", axis=alt.Axis(format="%b %Y", tickCount="month"))
+    y = alt.Y("mean:Q", title=f"Mean client rating ({config.scale.min:g}-{config.scale.max:g})",
+              scale=alt.Scale(zero=False))
+    colour = alt.Color("sign:N", title="Sign", scale=_sign_scale())
+    tips = [alt.Tooltip("sign:N", title="Sign"),
+            alt.Tooltip("month:T", title="Month", format="%B %Y"),
+            alt.Tooltip("mean:Q", title="Mean rating", format=".1f")]
+    base = alt.Chart(data.add(rows)).encode(x=x, y=y, color=colour, tooltip=tips)
+    chart = alt.layer(base.mark_line(), base.mark_point(filled=True, size=40))
+    return _finish(chart.properties(width=WIDTH, height=200), data,
+                   "Mean client rating per sign, month by month")
+
+
 # --- data helpers ------------------------------------------------------------------------------
 
 

@@ -11,9 +11,11 @@ import math
 import pandas as pd
 
 from workbook.analysis import Analysis, describe_rules
-from workbook.charts import chart_attendance, chart_sign_trend
+from workbook.charts import chart_attendance, chart_sign_months, chart_sign_trend
+from workbook.clinic import outcome_table, sign_table, summarise_sign_months, therapist_table
 from workbook.render_svg import chart_to_svg
 from workbook.signs import SIGN_LABELS, SIGNS
+from workbook.suppress import suppressed_label
 
 DETAILED_DISCUSSION = 12
 
@@ -173,3 +175,60 @@ def _sign_changes(analysis: Analysis) -> tuple[list[dict], set[str]]:
                      "Previous period": fmt(before), "Change": signed(change),
                      "Clients with a concern rating": int((part["concern_n"] > 0).sum())})
     return rows, fell
+
+
+def clinic_context(analysis: Analysis, ratings: pd.DataFrame) -> dict:
+    """Context of the clinic monthly report: aggregates only, small cells suppressed.
+
+    `ratings` is the whole clinic's data (for the month-by-month trend before the period).
+    """
+    threshold = analysis.config.privacy.min_cell_size
+    ctx = base_context(analysis, analysis.config.clinic_name)
+    ctx["min_cell"] = threshold
+    ctx["figures"] = _clinic_figures(analysis, threshold)
+    months = summarise_sign_months(ratings, analysis.period.end)
+    shown = months[months["n"] >= threshold]
+    ctx["trend_svg"] = chart_to_svg(chart_sign_months(shown, config=analysis.config))
+    ctx["sign_columns"], ctx["sign_rows"] = sign_table(months, threshold)
+    ctx["therapist_columns"], ctx["therapist_rows"] = therapist_table(analysis, threshold)
+    ctx["outcome_columns"], ctx["outcome_rows"] = outcome_table(analysis, threshold)
+    ctx["completeness_rows"] = _clinic_completeness(analysis)
+    return ctx
+
+
+def _count(value: int, threshold: int) -> str:
+    """A count of clients: shown when 0 or at least the threshold, else suppressed."""
+    return str(value) if value == 0 or value >= threshold else suppressed_label(threshold)
+
+
+def _clinic_figures(analysis: Analysis, threshold: int) -> list[tuple[str, str]]:
+    att = analysis.attendance
+    clients = len(att)
+    live = analysis.ruptures.loc[analysis.ruptures["status"].isin(["unrepaired", "open"]),
+                                 "client_id"].nunique()
+    return [
+        ("therapists", str(len(analysis.therapists))),
+        ("clients seen", _count(clients, threshold)),
+        ("sessions attended", str(int(att["attended"].sum()))),
+        ("clients to discuss", _count(len(analysis.discussion), threshold)),
+        ("clients with a possible rupture not repaired", _count(live, threshold)),
+        ("clients at dropout risk", _count(int(att["dropout_risk"].sum()), threshold)),
+    ]
+
+
+def _clinic_completeness(analysis: Analysis) -> list[dict]:
+    att, comp = analysis.attendance, analysis.completeness
+    sessions, attended = att["sessions"].sum(), att["attended"].sum()
+    rated = comp["rated_by_client"].sum()
+    def share(part: float, whole: float) -> str:
+        return f"{part / whole:.0%}" if whole else "–"
+
+    return [
+        {"Figure": "Sessions scheduled", "Value": str(int(sessions))},
+        {"Figure": "Attended", "Value": share(attended, sessions)},
+        {"Figure": "Cancelled", "Value": share(att["cancelled"].sum(), sessions)},
+        {"Figure": "No-shows", "Value": share(att["no_show"].sum(), sessions)},
+        {"Figure": "Attended sessions rated by the client", "Value": share(rated, attended)},
+        {"Figure": "Attended sessions with no rating at all",
+         "Value": str(int(comp["unrated_sessions"].sum()))},
+    ]
