@@ -39,5 +39,10 @@ def format_description(desc: dict[str, object], source: str) -> str:
         f"  sessions:    {desc['sessions']:,} ({desc['attended']:,} attended)",
         f"  dates:       {desc['first_date']} to {desc['last_date']}",
         f"  raters:      {raters}",
-        f"  attended sessions with a client rating: {desc['client_rated_share']:.0%}",
+        f"  attended sessions with a client rating: {_share(desc['client_rated_share'])}",
     ])
+
+
+def _share(value: object) -> str:
+    """A share as a whole percentage, or 'n/a' when there was nothing to divide by."""
+    return "n/a" if value != value else f"{value:.0%}"

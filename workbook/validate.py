@@ -1,7 +1,8 @@
 """Check every row of a raw ratings table against the data contract and type it.
 
-All checks are vectorised over the distinct values of each column (a million rows hold few
-distinct dates, codes or scores), and every problem is collected before anything is raised.
+Each column is encoded once as integer codes into its distinct (trimmed) values; every check
+runs on the distinct values (a million rows hold few distinct dates, codes or scores) and on
+integer keys, and every problem is collected before anything is raised.
 """
 
 from __future__ import annotations
@@ -18,7 +19,35 @@ from workbook.config import Config
 from workbook.errors import DataError, Problem
 
 ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+DAY_MONTH = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})")
 MAX_PROBLEMS_PER_CHECK = 1000
+MAX_SESSION_NUMBER = 100_000
+EARLIEST = "1900-01-01"
+SESSION_KEY = "client_id, session_date, rater"
+
+
+@dataclass(frozen=True)
+class _Col:
+    """A column as codes (one per row) into its distinct values, trimmed."""
+
+    codes: np.ndarray
+    uniq: np.ndarray
+
+    def take(self, rows: np.ndarray) -> _Col:
+        return _Col(self.codes[rows], self.uniq)
+
+
+def _encode(values: pd.Series) -> _Col:
+    """Encode a column of text cells (categorical or plain) as codes into trimmed values."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, cats = values.cat.codes.to_numpy(), list(values.cat.categories)
+    else:
+        codes, cats = pd.factorize(values, use_na_sentinel=True)
+        cats = list(cats)
+    text = np.array([str(v).strip() for v in cats] + [""], dtype=object)
+    canon, uniq = pd.factorize(text)
+    codes = np.where(codes < 0, len(cats), codes)  # a missing cell reads as blank
+    return _Col(canon[codes].astype(np.int64), np.asarray(uniq, dtype=object))
 
 
 @dataclass
@@ -30,165 +59,250 @@ class _Checker:
     unit: str
     problems: list[Problem] = field(default_factory=list)
 
-    def flag(self, mask: np.ndarray, column: str, values: pd.Series, expected: str) -> None:
-        """Record a problem for every row where mask is True."""
-        for pos in np.flatnonzero(mask)[:MAX_PROBLEMS_PER_CHECK]:
-            self.problems.append(Problem(self.file, int(self.lines[pos]), column,
-                                         values.iat[pos], expected, self.unit))
+    def flag(self, col: _Col, bad: np.ndarray, column: str, expected: str) -> None:
+        """Record a problem for every row whose distinct value is marked bad."""
+        if not bad.any():
+            return
+        for pos in np.flatnonzero(bad[col.codes])[:MAX_PROBLEMS_PER_CHECK]:
+            self.add(int(pos), column, col.uniq[col.codes[pos]], expected)
+
+    def add(self, pos: int, column: str | None, value: object, expected: str) -> None:
+        """Record one problem at row position `pos`."""
+        self.problems.append(Problem(self.file, int(self.lines[pos]), column, value, expected,
+                                     self.unit))
 
 
-def check_rows(raw: pd.DataFrame, config: Config, *, file: str, first_line: int = 2,
-               unit: str = "line", today: date | None = None) -> pd.DataFrame:
-    """Validate raw string cells; return the typed frame described in workbook.columns."""
-    raw = raw.loc[~(raw == "").all(axis=1)] if len(raw) else raw
-    if raw.empty:
+def check_rows(raw: pd.DataFrame, config: Config, *, file: str, lines: np.ndarray | None = None,
+               first_line: int = 2, unit: str = "line", today: date | None = None) -> pd.DataFrame:
+    """Validate raw text cells; return the typed frame described in workbook.columns.
+
+    `lines` gives each row's line (or sheet row); by default rows count from `first_line`.
+    """
+    cols = {name: _encode(raw[name]) for name in raw.columns}
+    lines = np.arange(len(raw)) + first_line if lines is None else np.asarray(lines)
+    keep = _nonblank(cols, len(raw))
+    if not keep.all():
+        cols = {name: col.take(keep) for name, col in cols.items()}
+        lines = lines[keep]
+    if not len(lines):
         raise DataError([Problem(file, None, None, None,
                                  "at least one rating row below the header; found none")])
-    chk = _Checker(file, raw.index.to_numpy() + first_line, unit)
-    out = pd.DataFrame(index=raw.index)
-    pattern = re.compile(config.privacy.id_pattern)
-    for name in C.ID_COLUMNS:
-        out[name] = _check_ids(raw, name, pattern, chk, required=name in C.REQUIRED)
-    out["session_date"] = _check_dates(raw["session_date"], config, chk, today or date.today())
-    out["session_number"] = _check_session_numbers(raw, chk)
-    out["rater"] = _check_choice(raw, "rater", C.RATERS, "client", chk)
-    out["attendance"] = _check_choice(raw, "attendance", C.ATTENDANCE, "attended", chk)
-    lo, hi = config.scale.min, config.scale.max
-    for key in C.SIGN_KEYS:
-        out[key] = _check_numbers(raw, key, lo, hi, chk, f"a rating from {lo:g} to {hi:g}")
-    for key, measure in config.all_measures().items():
-        expected = f"a {measure.label} total from {measure.min:g} to {measure.max:g}"
-        out[key] = _check_numbers(raw, key, measure.min, measure.max, chk, expected)
-    out["note"] = raw["note"].where(raw["note"] != "", None) if "note" in raw else None
-    _check_sessions(out, chk)
+    chk = _Checker(file, lines, unit)
+    out, keys = _check_columns(cols, config, chk, today or date.today())
+    _check_sessions(keys, cols, chk)
     if chk.problems:
         raise DataError(sorted(chk.problems, key=lambda p: (p.line or 0, p.column or "")))
-    return _finish(out, config)
+    ids = cols["client_id"]
+    client_rank = np.argsort(np.argsort(ids.uniq))[ids.codes]
+    return _finish(out, client_rank, keys["rater"], config)
 
 
-def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes into the distinct values, and those values trimmed of surrounding blanks."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return codes, np.array([str(u).strip() for u in uniques], dtype=object)
+def _nonblank(cols: dict[str, _Col], n: int) -> np.ndarray:
+    """Rows with at least one non-blank cell (blank lines are skipped, not errors)."""
+    keep = np.zeros(n, dtype=bool)
+    for col in cols.values():
+        keep |= (col.uniq != "")[col.codes]
+    return keep
 
 
-def _check_ids(raw: pd.DataFrame, name: str, pattern: re.Pattern, chk: _Checker,
-               required: bool) -> pd.Series:
-    if name not in raw:
-        return pd.Series(None, index=raw.index, dtype=object)
-    col = raw[name]
-    codes, uniq = _factorize(col)
-    ok = np.array([bool(pattern.fullmatch(u)) for u in uniq], dtype=bool)
-    empty = (uniq == "")
+def _check_columns(cols: dict[str, _Col], config: Config, chk: _Checker,
+                   today: date) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Check and type every contract column; return typed columns and integer session keys."""
+    out: dict[str, np.ndarray] = {}
+    keys: dict[str, np.ndarray] = {}
+    pattern = re.compile(config.privacy.id_pattern)
+    for name in C.ID_COLUMNS:
+        out[name], keys[name] = _check_ids(cols.get(name), name, pattern, chk, name in C.REQUIRED)
+    out["session_date"], keys["session_date"] = _check_dates(cols["session_date"], config, chk,
+                                                             today)
+    out["session_number"] = _check_session_numbers(cols.get("session_number"), chk)
+    for name, allowed, default in (("rater", C.RATERS, "client"),
+                                   ("attendance", C.ATTENDANCE, "attended")):
+        out[name], keys[name] = _check_choice(cols.get(name), name, allowed, default, chk)
+    lo, hi = config.scale.min, config.scale.max
+    for key in C.SIGN_KEYS:
+        expected = f"a rating from {lo:g} to {hi:g}"
+        out[key] = _check_numbers(cols.get(key), key, lo, hi, chk, expected)
+    for key, measure in config.all_measures().items():
+        expected = f"a {measure.label} total from {measure.min:g} to {measure.max:g}"
+        out[key] = _check_numbers(cols.get(key), key, measure.min, measure.max, chk, expected)
+    note = cols.get("note")
+    out["note"] = (np.full(len(chk.lines), None, dtype=object) if note is None
+                   else np.where(note.uniq == "", None, note.uniq)[note.codes])
+    return out, keys
+
+
+def _check_ids(col: _Col | None, name: str, pattern: re.Pattern, chk: _Checker,
+               required: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Pseudonymous codes: values (None when blank) and codes (-1 when blank or bad)."""
+    n = len(chk.lines)
+    if col is None:
+        return np.full(n, None, dtype=object), np.full(n, -1, dtype=np.int64)
+    empty = col.uniq == ""
+    ok = np.array([bool(pattern.fullmatch(u)) for u in col.uniq], dtype=bool)
     if required:
-        chk.flag(empty[codes], name, col, "a value (this column is required)")
-    bad = (~ok & ~empty)[codes]
-    chk.flag(bad, name, col, f"a pseudonymous code matching {pattern.pattern} "
-                             "(letters, digits, '.', '_' or '-'; no spaces or names)")
-    return pd.Series(np.where(empty, None, uniq)[codes], index=raw.index, dtype=object)
+        chk.flag(col, empty, name, "a value (this column is required)")
+    chk.flag(col, ~ok & ~empty, name, f"a pseudonymous code matching {pattern.pattern} "
+                                      "(letters, digits, '.', '_' or '-'; no spaces or names)")
+    codes = np.where(ok & ~empty, np.arange(len(col.uniq)), -1)[col.codes]
+    return np.where(empty, None, col.uniq)[col.codes], codes
 
 
-def _check_dates(col: pd.Series, config: Config, chk: _Checker, today: date) -> pd.Series:
-    codes, uniq = _factorize(col)
-    text = pd.Series(uniq, dtype=object)
+def _check_dates(col: _Col, config: Config, chk: _Checker,
+                 today: date) -> tuple[np.ndarray, np.ndarray]:
+    """Session dates: ISO always, the config's format too; values and codes (-1 when bad)."""
+    text = pd.Series(col.uniq, dtype=object)
+    blank = (text == "").to_numpy()
+    iso = text.str.fullmatch(ISO_DATE).to_numpy(dtype=bool)
+    parsed = pd.to_datetime(text.where(iso), format="%Y-%m-%d", errors="coerce")
+    _flag_unparsed_iso(col, iso & parsed.isna().to_numpy(), chk, today)
+    other = ~iso & ~blank
     fmt = config.date_format
     if fmt:
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-        chk.flag(parsed.isna().to_numpy()[codes] & (text != "").to_numpy()[codes],
-                 "session_date", col, f"a date in the configured format {fmt}")
+        parsed_fmt = pd.to_datetime(text.where(other), format=fmt, errors="coerce")
+        parsed = parsed.where(iso, parsed_fmt)
+        chk.flag(col, other & parsed.isna().to_numpy(), "session_date",
+                 f"a date in the configured format {fmt} (or YYYY-MM-DD)")
     else:
-        iso = text.str.fullmatch(ISO_DATE).to_numpy()
-        parsed = pd.to_datetime(text.where(iso), format="%Y-%m-%d", errors="coerce")
-        non_iso = ~iso & (text != "").to_numpy()
-        chk.flag(non_iso[codes], "session_date", col,
-                 "an ISO date YYYY-MM-DD (a date like 03/04/2026 is ambiguous; write it as "
-                 "YYYY-MM-DD or set date_format in the config)")
-        chk.flag((iso & parsed.isna().to_numpy())[codes], "session_date", col,
-                 "a real calendar date YYYY-MM-DD")
-    chk.flag((text == "").to_numpy()[codes], "session_date", col,
-             "a value (this column is required)")
-    future = (parsed > pd.Timestamp(today)).to_numpy()
-    chk.flag(future[codes], "session_date", col, f"a date not after today ({today.isoformat()})")
-    return pd.Series(parsed.to_numpy()[codes], index=col.index).dt.normalize()
+        _flag_non_iso(col, other, chk)
+    chk.flag(col, blank, "session_date", "a value (this column is required)")
+    parsed = parsed.dt.normalize()
+    early = (parsed < pd.Timestamp(EARLIEST)).to_numpy()
+    late = (parsed > pd.Timestamp(today)).to_numpy()
+    chk.flag(col, early, "session_date", f"a date from {EARLIEST} on")
+    chk.flag(col, late, "session_date", f"a date not after today ({today.isoformat()})")
+    valid = parsed.notna().to_numpy() & ~early & ~late
+    day_codes = np.where(valid, pd.factorize(parsed)[0], -1)
+    return parsed.to_numpy(dtype="datetime64[ns]")[col.codes], day_codes[col.codes]
 
 
-def _check_session_numbers(raw: pd.DataFrame, chk: _Checker) -> pd.Series:
-    if "session_number" not in raw:
-        return pd.Series(np.nan, index=raw.index)
-    col = raw["session_number"]
-    codes, uniq = _factorize(col)
-    nums = pd.to_numeric(pd.Series(uniq, dtype=object), errors="coerce")
-    ok = nums.notna() & (nums >= 1) & (nums == nums.round())
-    blank = (pd.Series(uniq) == "").to_numpy()
-    chk.flag((~ok.to_numpy() & ~blank)[codes], "session_number", col, "a whole number of 1 or more")
-    return pd.Series(nums.where(ok).to_numpy()[codes], index=raw.index)
+def _flag_unparsed_iso(col: _Col, unparsed: np.ndarray, chk: _Checker, today: date) -> None:
+    """ISO-shaped dates pandas cannot hold: not on the calendar, or far in the future or past."""
+    days = [_iso_date(u) if bad else None for u, bad in zip(col.uniq, unparsed, strict=True)]
+    real = np.array([d is not None for d in days], dtype=bool)
+    chk.flag(col, unparsed & ~real, "session_date", "a real calendar date YYYY-MM-DD")
+    future = np.array([d is not None and d > today for d in days], dtype=bool)
+    chk.flag(col, future, "session_date", f"a date not after today ({today.isoformat()})")
+    chk.flag(col, real & ~future, "session_date", f"a date from {EARLIEST} on")
 
 
-def _check_choice(raw: pd.DataFrame, name: str, allowed: tuple[str, ...], default: str,
-                  chk: _Checker) -> pd.Series:
-    if name not in raw:
-        return pd.Series(default, index=raw.index, dtype=object)
-    col = raw[name]
-    codes, uniq = _factorize(col)
-    norm = pd.Series(uniq, dtype=object).str.lower().str.replace(r"[\s-]+", "_", regex=True)
-    norm = norm.where(norm != "", default)
-    bad = (~norm.isin(allowed)).to_numpy()
-    chk.flag(bad[codes], name, col, f"one of {', '.join(allowed)}")
-    return pd.Series(norm.to_numpy()[codes], index=raw.index, dtype=object)
+def _iso_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
-def _check_numbers(raw: pd.DataFrame, name: str, lo: float, hi: float, chk: _Checker,
-                   expected: str) -> pd.Series:
-    if name not in raw:
-        return pd.Series(np.nan, index=raw.index)
-    col = raw[name]
-    codes, uniq = _factorize(col)
-    text = pd.Series(uniq, dtype=object).str.replace(",", ".", regex=False)
+def _flag_non_iso(col: _Col, other: np.ndarray, chk: _Checker) -> None:
+    """Non-ISO dates: say when day and month could be swapped (03/04/2026)."""
+    swappable = np.array([_ambiguous(u) for u in col.uniq], dtype=bool)
+    hint = "or set date_format in the config, e.g. '%d/%m/%Y'"
+    chk.flag(col, other & swappable, "session_date",
+             f"an ISO date YYYY-MM-DD; day and month are ambiguous here ({hint})")
+    chk.flag(col, other & ~swappable, "session_date", f"an ISO date YYYY-MM-DD ({hint})")
+
+
+def _ambiguous(text: str) -> bool:
+    match = DAY_MONTH.fullmatch(text)
+    return bool(match) and all(1 <= int(part) <= 12 for part in match.groups()[:2])
+
+
+def _check_session_numbers(col: _Col | None, chk: _Checker) -> np.ndarray:
+    if col is None:
+        return np.full(len(chk.lines), np.nan)
+    nums = pd.to_numeric(pd.Series(col.uniq, dtype=object), errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(nums) & (nums >= 1) & (nums <= MAX_SESSION_NUMBER)
+        ok &= nums == np.round(nums)
+    blank = col.uniq == ""
+    chk.flag(col, ~ok & ~blank, "session_number",
+             f"a whole number from 1 to {MAX_SESSION_NUMBER:,}")
+    return np.where(ok, nums, np.nan)[col.codes]
+
+
+def _check_choice(col: _Col | None, name: str, allowed: tuple[str, ...], default: str,
+                  chk: _Checker) -> tuple[np.ndarray, np.ndarray]:
+    """One of a fixed set (case and spaces forgiven); values and codes into `allowed`."""
+    n = len(chk.lines)
+    if col is None:
+        return np.full(n, default, dtype=object), np.full(n, allowed.index(default))
+    norm = pd.Series(col.uniq, dtype=object).str.lower().str.replace(r"[\s-]+", "_", regex=True)
+    norm = norm.where(norm != "", default).to_numpy(dtype=object)
+    index = np.array([allowed.index(v) if v in allowed else -1 for v in norm], dtype=np.int64)
+    chk.flag(col, index < 0, name, f"one of {', '.join(allowed)}")
+    return norm[col.codes], index[col.codes]
+
+
+def _check_numbers(col: _Col | None, name: str, lo: float, hi: float, chk: _Checker,
+                   expected: str) -> np.ndarray:
+    if col is None:
+        return np.full(len(chk.lines), np.nan)
+    text = pd.Series(col.uniq, dtype=object).str.replace(",", ".", regex=False)
     nums = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-    blank = (text == "").to_numpy()
-    bad = ~blank & (np.isnan(nums) | (nums < lo) | (nums > hi))
-    chk.flag(bad[codes], name, col, expected)
-    return pd.Series(np.where(bad | blank, np.nan, nums)[codes], index=raw.index)
+    blank = col.uniq == ""
+    with np.errstate(invalid="ignore"):
+        bad = ~blank & (np.isnan(nums) | (nums < lo) | (nums > hi))
+    chk.flag(col, bad, name, expected)
+    return np.where(bad | blank, np.nan, nums)[col.codes]
 
 
-def _check_sessions(out: pd.DataFrame, chk: _Checker) -> None:
+def _groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sorted by key (file order kept within a key), and each one's group's first row."""
+    order = np.argsort(key, kind="stable")
+    if not len(key):
+        return order, order
+    sorted_key = key[order]
+    starts = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
+    first = order[np.maximum.accumulate(np.where(starts, np.arange(len(key)), 0))]
+    return order, first
+
+
+def _check_sessions(keys: dict[str, np.ndarray], cols: dict[str, _Col], chk: _Checker) -> None:
     """Duplicate (client, date, rater) rows; therapist or attendance disagreeing in a session."""
-    valid = out["client_id"].notna() & out["session_date"].notna()
-    frame = out.loc[valid, ["client_id", "session_date", "rater", "therapist_id", "attendance"]]
-    frame = frame.assign(_line=chk.lines[valid.to_numpy()])
-    dup = frame.duplicated(list(C.KEY), keep=False)
-    if dup.any():
-        for _, group in frame[dup].groupby(list(C.KEY), sort=False):
-            first, *rest = group["_line"].tolist()
-            for line in rest[:MAX_PROBLEMS_PER_CHECK]:
-                chk.problems.append(Problem(chk.file, line, "client_id, session_date, rater",
-                                            None, f"one row per client, date and rater; this "
-                                                  f"repeats {chk.unit} {first}", chk.unit))
+    client, day, rater = keys["client_id"], keys["session_date"], keys["rater"]
+    valid = (client >= 0) & (day >= 0)
+    session = client * (int(day.max()) + 1) + day
+    rows = np.flatnonzero(valid & (rater >= 0))
+    order, first = _groups(session[rows] * len(C.RATERS) + rater[rows])
+    for i in np.flatnonzero(order != first)[:MAX_PROBLEMS_PER_CHECK]:
+        pos, orig = rows[order[i]], rows[first[i]]
+        chk.add(pos, SESSION_KEY, _key_text(cols, pos),
+                f"one row per client, date and rater; this repeats {chk.unit} {chk.lines[orig]}")
     for name in ("therapist_id", "attendance"):
-        _check_agreement(frame, name, chk)
+        rows = np.flatnonzero(valid & (keys[name] >= 0))
+        order, first = _groups(session[rows])
+        value = keys[name][rows]
+        for i in np.flatnonzero(value[order] != value[first])[:MAX_PROBLEMS_PER_CHECK]:
+            pos, orig = rows[order[i]], rows[first[i]]
+            chk.add(pos, name, _value(cols, name, pos),
+                    f"the same {name} for every row of this session ({_value(cols, name, orig)!r}"
+                    f" on {chk.unit} {chk.lines[orig]})")
 
 
-def _check_agreement(frame: pd.DataFrame, name: str, chk: _Checker) -> None:
-    session = ["client_id", "session_date"]
-    counts = frame.groupby(session, sort=False)[name].transform("nunique")
-    clash = frame[counts.to_numpy() > 1]
-    first = clash.groupby(session, sort=False)[[name, "_line"]].transform("first")
-    differs = clash[name].to_numpy() != first[name].to_numpy()
-    for pos in np.flatnonzero(differs)[:MAX_PROBLEMS_PER_CHECK]:
-        chk.problems.append(Problem(
-            chk.file, int(clash["_line"].iat[pos]), name, clash[name].iat[pos],
-            f"the same {name} for every row of this session ({first[name].iat[pos]!r} on "
-            f"{chk.unit} {first['_line'].iat[pos]})", chk.unit))
+def _value(cols: dict[str, _Col], name: str, pos: int) -> str:
+    col = cols.get(name)
+    return "" if col is None else str(col.uniq[col.codes[pos]])
 
 
-def _finish(out: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Sort, derive missing session numbers and order the columns."""
-    out = out.sort_values(list(C.KEY), kind="stable").reset_index(drop=True)
-    missing = out["session_number"].isna()
-    if missing.any():
-        derived = (out.groupby("client_id", sort=False)["session_date"]
-                   .rank(method="dense").astype("int64"))
-        out["session_number"] = out["session_number"].fillna(derived)
-    out["session_number"] = out["session_number"].astype("int64")
-    order = [*C.BASE_ORDER[:-1], *config.measures, "note"]
-    return out[order]
+def _key_text(cols: dict[str, _Col], pos: int) -> str:
+    return ", ".join(_value(cols, name, pos) or "(blank)" for name in C.KEY)
+
+
+def _finish(out: dict[str, np.ndarray], client_rank: np.ndarray, rater: np.ndarray,
+            config: Config) -> pd.DataFrame:
+    """Sort by client, date and rater; derive missing session numbers; order the columns."""
+    rater_rank = np.argsort(np.argsort(np.array(C.RATERS)))[rater]
+    days = out["session_date"].view(np.int64)
+    order = np.lexsort((rater_rank, days, client_rank))
+    out = {name: values[order] for name, values in out.items()}
+    client, days = client_rank[order], days[order]
+    new_client = np.r_[True, client[1:] != client[:-1]]
+    dense = np.cumsum(new_client | np.r_[True, days[1:] != days[:-1]])
+    start = np.maximum.accumulate(np.where(new_client, np.arange(len(client)), 0))
+    numbers = out["session_number"]
+    out["session_number"] = np.where(np.isnan(numbers), dense - dense[start] + 1,
+                                     numbers).astype(np.int64)
+    frame = pd.DataFrame({name: out[name] for name in (*C.BASE_ORDER[:-1], *config.measures,
+                                                       "note")})
+    frame["session_date"] = frame["session_date"].astype("datetime64[ns]")
+    return frame
