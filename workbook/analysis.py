@@ -11,13 +11,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from workbook.alliance import (
-    find_concerns,
-    find_perspective_gaps,
-    find_ruptures,
-    summarise_gaps_by_client,
-    summarise_signs,
-)
+from workbook.alliance import analyse_alliance
 from workbook.attendance import summarise_attendance, summarise_completeness
 from workbook.config import Config
 from workbook.flags import list_wins, rank_discussion
@@ -88,12 +82,13 @@ def analyse(ratings: pd.DataFrame, config: Config | None = None,
     upto = ratings[ratings["session_date"] <= end]
     seen = upto.loc[upto["session_date"] >= start, "client_id"].unique()
     upto = upto[upto["client_id"].isin(seen)].reset_index(drop=True)
+    alliance = analyse_alliance(upto, config, start, end)
     parts = {
-        "signs": summarise_signs(upto, config, start, end),
-        "concerns": find_concerns(upto, config, start, end),
-        "ruptures": find_ruptures(upto, config, start, end),
-        "gaps": find_perspective_gaps(upto, config, start, end),
-        "client_gaps": summarise_gaps_by_client(upto, config, start, end),
+        "signs": alliance["summary"],
+        "concerns": alliance["concerns"],
+        "ruptures": alliance["ruptures"],
+        "gaps": alliance["gaps"],
+        "client_gaps": alliance["gaps_by_client"],
         "attendance": summarise_attendance(upto, config, start, end),
         "completeness": summarise_completeness(upto, config, start, end),
         "outcomes": summarise_outcomes(upto, config, end),
@@ -112,7 +107,7 @@ def describe_rules(config: Config) -> dict[str, str]:
     return {
         "concern": f"A concern rating is a client rating below {t.concern_below:g} on the "
                    f"{config.scale.min:g}–{config.scale.max:g} scale.",
-        "rupture": f"Possible rupture: a rating more than max({r.min_drop_points:g} points, "
+        "rupture": f"Possible rupture: a rating at least max({r.min_drop_points:g} points, "
                    f"{r.min_drop_sd:g} within-client SD) below the mean of the same rater's "
                    f"previous {r.baseline_ratings} ratings (at least {r.min_baseline_ratings} "
                    f"needed). Repaired when a rating within the next {r.repair_window} rated "

@@ -233,8 +233,10 @@ def chart_sign_months(months: pd.DataFrame, *, config: Config) -> ChartLike:
     rows = rows.assign(sign=rows["sign"].map(SIGN_LABELS))
     data = _Data()
     x = alt.X("month:T", title="Month", axis=alt.Axis(format="%b %Y", tickCount="month"))
+    # from a point below the concern line to the top: small wobbles are not drawn as cliffs
+    low = max(config.scale.min, config.thresholds.concern_below - 1)
     y = alt.Y("mean:Q", title=f"Mean client rating ({config.scale.min:g}-{config.scale.max:g})",
-              scale=alt.Scale(zero=False))
+              scale=alt.Scale(domain=[low, config.scale.max], nice=False))
     colour = alt.Color("sign:N", title="Sign", scale=_sign_scale())
     tips = [alt.Tooltip("sign:N", title="Sign"),
             alt.Tooltip("month:T", title="Month", format="%B %Y"),

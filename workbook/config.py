@@ -41,7 +41,7 @@ class RuptureRule(_Strict):
     min_drop_points: float = Field(2.0, gt=0, description="smallest drop that counts, in points")
     min_drop_sd: float = Field(1.0, ge=0, description="... or this many within-client SDs")
     repair_window: int = Field(3, ge=1, description="rated sessions in which repair may come")
-    repair_tolerance: float = Field(1.0, ge=0, description="points below baseline that count as back")
+    repair_tolerance: float = Field(1.0, ge=0, description="points below baseline counted as back")
 
 
 class Thresholds(_Strict):
@@ -52,9 +52,9 @@ class Thresholds(_Strict):
     perspective_gap: float = Field(2.0, gt=0, description="mean therapist-minus-client gap flagged")
     dropout_no_shows: int = Field(2, ge=1, description="consecutive no-shows that signal dropout")
     dropout_gap_days: int = Field(21, ge=1, description="days without an attended session")
-    not_on_track_sessions: int = Field(4, ge=2, description="sessions with a measure before judging")
+    not_on_track_sessions: int = Field(4, ge=2, description="scores before judging")
     reliability: float = Field(0.8, gt=0, lt=1, description="reliability r for RCI when needed")
-    completeness_min: float = Field(0.8, ge=0, le=1, description="share of rated sessions flagged below")
+    completeness_min: float = Field(0.8, ge=0, le=1, description="rated share flagged below")
 
 
 class Privacy(_Strict):
@@ -123,7 +123,8 @@ def parse_config(raw: dict[str, Any], source: str = "config", base: Path | None 
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, source)) from None
-    if config.template_dir is not None and base is not None and not config.template_dir.is_absolute():
+    folder = config.template_dir
+    if folder is not None and base is not None and not folder.is_absolute():
         config = config.model_copy(update={"template_dir": base / config.template_dir})
     return config
 

@@ -18,6 +18,7 @@ from workbook.signs import SIGN_LABELS, SIGNS
 from workbook.suppress import suppressed_label
 
 DETAILED_DISCUSSION = 12
+REPORT_CHART_HEIGHT = 150  # two signs fit on an A4 page
 
 
 def fmt(value: object, digits: int = 1) -> str:
@@ -77,7 +78,8 @@ def therapist_context(analysis: Analysis, therapist_id: str) -> dict:
                     "Mean gap (therapist − client)": signed(r.mean_gap)}
                    for r in analysis.client_gaps[analysis.client_gaps["flagged"]].itertuples()]
     ctx["attendance_svg"] = chart_to_svg(chart_attendance(
-        analysis.ratings, start=analysis.period.start, end=analysis.period.end))
+        analysis.ratings, start=analysis.period.start, end=analysis.period.end
+    ).properties(height=12 * len(analysis.attendance) + 20))
     ctx["attendance"] = _attendance_rows(analysis.attendance)
     ctx["outcomes"] = _outcome_rows(analysis.outcomes)
     ctx["completeness"] = _completeness_rows(analysis.completeness)
@@ -88,7 +90,7 @@ def therapist_context(analysis: Analysis, therapist_id: str) -> dict:
 def _sign_section(analysis: Analysis, sign) -> dict:
     chart = chart_sign_trend(analysis.ratings, sign.key, config=analysis.config,
                              ruptures=analysis.ruptures, start=analysis.period.start,
-                             end=analysis.period.end)
+                             end=analysis.period.end).properties(height=REPORT_CHART_HEIGHT)
     own = analysis.signs[(analysis.signs["sign"] == sign.key)
                          & (analysis.signs["rater"] == "client")
                          & (analysis.signs["concern_n"] > 0)]

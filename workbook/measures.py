@@ -22,7 +22,7 @@ class Measure(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _check_range(self) -> "Measure":
+    def _check_range(self) -> Measure:
         if self.min >= self.max:
             raise ValueError(f"min ({self.min}) must be below max ({self.max})")
         return self

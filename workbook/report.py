@@ -14,8 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import pandas as pd
 
 from workbook import __version__
+from workbook.analysis import Analysis
 from workbook.errors import ReportError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -130,3 +132,36 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def render_report(kind: str, analysis: Analysis, *, provenance: Provenance,
+                  therapist_id: str | None = None, ratings: pd.DataFrame | None = None) -> str:
+    """Render one report from a (clinic-wide or cut) analysis to HTML.
+
+    therapist and supervision reports need `therapist_id` and show only that therapist's
+    clients; the clinic report needs the whole clinic's `ratings` for its monthly trend.
+    """
+    from workbook.context import clinic_context, supervision_context, therapist_context
+
+    if kind == "clinic":
+        context = clinic_context(analysis, analysis.ratings if ratings is None else ratings)
+    elif therapist_id is None:
+        raise ValueError(f"a {kind} report needs a therapist_id")
+    else:
+        cut = analysis.select(therapist_id=therapist_id)
+        build = therapist_context if kind == "therapist" else supervision_context
+        context = build(cut, therapist_id)
+    return render_html(kind, context, provenance=provenance,
+                       template_dir=analysis.config.template_dir)
+
+
+def write_report(html: str, stem: str | Path, formats: tuple[str, ...] = ("pdf",)) -> list[Path]:
+    """Write the HTML and/or the PDF made from it, atomically; return the paths written."""
+    stem = Path(stem)
+    written = []
+    for fmt in formats:
+        if fmt not in ("html", "pdf"):
+            raise ValueError(f"unknown format {fmt!r}; expected html or pdf")
+        data = html if fmt == "html" else html_to_pdf(html)
+        written.append(write_atomic(stem.with_name(f"{stem.name}.{fmt}"), data))
+    return written

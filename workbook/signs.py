@@ -37,7 +37,8 @@ SIGNS: tuple[Sign, ...] = (
         "#E69F00",
         "Whether the client feels heard, validated and understood on their own terms.",
         (
-            "When did the client last seem to feel really understood by you, and what was different?",
+            "When did the client last seem to feel really understood by you, and what was "
+            "different then?",
             "Where might your view of how sessions are going differ from theirs?",
             "What in this client's experience is hardest for you to stay alongside?",
         ),

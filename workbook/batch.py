@@ -1,0 +1,196 @@
+"""The monthly batch: one analysis of the whole clinic, then every report in worker processes.
+
+Runs inside one kernel (the clinic_monthly notebook) or any Python process. Reports are written
+atomically; a re-run skips reports whose inputs have not changed; one report's failure does not
+stop the others; `manifest.json` lists every file with its sha256 and what it was made from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from workbook import __version__
+from workbook.analysis import Analysis, analyse
+from workbook.config import load_config
+from workbook.ingest import load_ratings
+from workbook.periods import latest_complete_month, parse_month
+from workbook.report import Provenance, describe_source, render_report, sha256_file, write_atomic
+from workbook.report import write_report as _write_report
+
+MANIFEST = "manifest.json"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One report to make: its kind, its therapist (None for the clinic) and its file stem."""
+
+    kind: str
+    therapist_id: str | None
+    stem: str
+    inputs: str
+
+
+@dataclass
+class BatchResult:
+    """What a batch did: files written, reports skipped as up to date, failures by report."""
+
+    out_dir: Path
+    written: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every report was made or already up to date."""
+        return not self.failures
+
+
+def render_month(data: str | Path, config: str | Path | None = None, month: str | None = None,
+                 out_dir: str | Path = "reports", *, jobs: int | None = None,
+                 formats: tuple[str, ...] = ("pdf",), progress: bool = True) -> BatchResult:
+    """Make the clinic report and one caseload report per therapist for a month."""
+    settings = load_config(config)
+    ratings = load_ratings(data, settings)
+    period = parse_month(month) if month else latest_complete_month(ratings)
+    analysis = analyse(ratings, settings, period)
+    provenance = describe_source(data, config)
+    out = Path(out_dir) / f"{period.start:%Y-%m}"
+    out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(out)
+    base_key = _inputs_key(provenance, config, period.label, formats)
+    planned = [Job("clinic", None, "clinic", base_key + ":clinic")]
+    planned += [Job("therapist", t, f"therapist-{t}", f"{base_key}:therapist:{t}")
+                for t in analysis.therapists]
+    manifest = _read_manifest(out)
+    todo = [job for job in planned if not _is_current(job, manifest, out)]
+    manifest.update(_describe_inputs(provenance, config, period.label))
+    result = BatchResult(out, skipped=[j.stem for j in planned if j not in todo])
+    _run_jobs(todo, analysis, ratings, provenance, formats, out, manifest, result,
+              jobs=jobs, progress=progress)
+    manifest["files"] = {k: v for k, v in manifest["files"].items()
+                         if k.split(".")[0] in {j.stem for j in planned}}
+    _write_manifest(out, manifest, result)
+    return result
+
+
+def _describe_inputs(provenance: Provenance, config: str | Path | None, month: str) -> dict:
+    return {
+        "month": month,
+        "workbook_version": provenance.version,
+        "data": {"name": provenance.data_name, "sha256": provenance.data_sha256},
+        "config": {"name": provenance.config_name,
+                   "sha256": sha256_file(config) if config else None},
+    }
+
+
+def _inputs_key(provenance: Provenance, config: str | Path | None, month: str,
+                formats: tuple[str, ...]) -> str:
+    """A digest of everything a report depends on: data, config, code version, templates."""
+    digest = hashlib.sha256()
+    parts = [provenance.data_sha256, sha256_file(config) if config else "defaults",
+             __version__, month, ",".join(formats)]
+    for template in sorted(TEMPLATES.glob("*")):
+        parts.append(sha256_file(template))
+    digest.update("|".join(parts).encode())
+    return digest.hexdigest()[:16]
+
+
+def _remove_stale_temps(out: Path) -> None:
+    for temp in out.glob(".*.tmp"):
+        temp.unlink(missing_ok=True)
+
+
+def _read_manifest(out: Path) -> dict:
+    path = out / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"files": {}}
+    return manifest if isinstance(manifest.get("files"), dict) else {"files": {}}
+
+
+def _is_current(job: Job, manifest: dict, out: Path) -> bool:
+    """Up to date: every file of the job is listed with this job's inputs and its sha256."""
+    entries = {k: v for k, v in manifest["files"].items() if k.split(".")[0] == job.stem}
+    if not entries:
+        return False
+    for name, entry in entries.items():
+        path = out / name
+        if entry.get("inputs") != job.inputs or not path.is_file():
+            return False
+        if sha256_file(path) != entry.get("sha256"):
+            return False
+    return True
+
+
+def _run_jobs(todo: list[Job], analysis: Analysis, ratings, provenance: Provenance,
+              formats: tuple[str, ...], out: Path, manifest: dict, result: BatchResult, *,
+              jobs: int | None, progress: bool) -> None:
+    """Render jobs in worker processes; record each as it finishes so a kill loses little."""
+    if not todo:
+        return
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    context = multiprocessing.get_context("spawn")
+    bar = tqdm(total=len(todo), desc="reports", unit="report", disable=not progress)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_warm_up) as pool:
+        futures = {pool.submit(_render_job, job, _payload(job, analysis, ratings),
+                               provenance, formats, str(out)): job for job in todo}
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                files = future.result()
+            except Exception as exc:  # one report's failure must not stop the others
+                result.failures[job.stem] = f"{type(exc).__name__}: {exc}"
+            else:
+                for name, digest in files:
+                    manifest["files"][name] = {"sha256": digest, "kind": job.kind,
+                                               "therapist_id": job.therapist_id,
+                                               "inputs": job.inputs}
+                    result.written.append(name)
+                _write_manifest(out, manifest, result)
+            bar.update(1)
+    bar.close()
+
+
+def _payload(job: Job, analysis: Analysis, ratings) -> tuple:
+    """What a worker needs: the analysis cut to the therapist, or the clinic's."""
+    if job.kind == "clinic":
+        return analysis, ratings
+    return analysis.select(therapist_id=job.therapist_id), None
+
+
+def _warm_up() -> None:
+    """Worker start-up: import the heavy modules once, before the first job."""
+    import weasyprint  # noqa: F401
+
+    from workbook import context  # noqa: F401
+    from workbook.render_svg import register_fonts
+
+    register_fonts()
+
+
+def _render_job(job: Job, payload: tuple, provenance: Provenance, formats: tuple[str, ...],
+                out: str) -> list[tuple[str, str]]:
+    """Worker: render one report and write its files; return (file name, sha256) pairs."""
+    analysis, ratings = payload
+    html = render_report(job.kind, analysis, provenance=provenance,
+                         therapist_id=job.therapist_id, ratings=ratings)
+    paths = _write_report(html, Path(out) / job.stem, formats)
+    return [(p.name, sha256_file(p)) for p in paths]
+
+
+def _write_manifest(out: Path, manifest: dict, result: BatchResult) -> None:
+    """Write the manifest atomically, files and failures in a stable order."""
+    manifest["failures"] = dict(sorted(result.failures.items()))
+    manifest["files"] = dict(sorted(manifest["files"].items()))
+    write_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
