@@ -15,11 +15,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from workbook import __version__
 from workbook.analysis import Analysis, analyse
 from workbook.config import load_config
+from workbook.errors import ParameterError
 from workbook.ingest import load_ratings
 from workbook.periods import latest_complete_month, parse_month
 from workbook.report import Provenance, describe_source, render_report, sha256_file, write_atomic
@@ -53,11 +54,24 @@ class BatchResult:
         """True when every report was made or already up to date."""
         return not self.failures
 
+    def summary(self) -> str:
+        """Plain words: where the reports are, what was skipped, what failed and why."""
+        lines = [f"{len(self.written)} file(s) written, {len(self.skipped)} report(s) already "
+                 f"up to date, in {self.out_dir}"]
+        if self.failures:
+            lines.append(f"{len(self.failures)} report(s) failed:")
+            lines += [f"  - {stem}: {why}" for stem, why in sorted(self.failures.items())]
+        return "\n".join(lines)
+
 
 def render_month(data: str | Path, config: str | Path | None = None, month: str | None = None,
                  out_dir: str | Path = "reports", *, jobs: int | None = None,
-                 formats: tuple[str, ...] = ("pdf",), progress: bool = True) -> BatchResult:
-    """Make the clinic report and one caseload report per therapist for a month."""
+                 formats: tuple[str, ...] = ("pdf",), therapists: list[str] | None = None,
+                 clinic: bool = True, progress: bool = True) -> BatchResult:
+    """Make the clinic report and one caseload report per therapist for a month.
+
+    `therapists` None means every therapist with a session in the month; [] means none.
+    """
     settings = load_config(config)
     ratings = load_ratings(data, settings)
     period = parse_month(month) if month else latest_complete_month(ratings)
@@ -67,19 +81,27 @@ def render_month(data: str | Path, config: str | Path | None = None, month: str 
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(out)
     base_key = _inputs_key(provenance, config, period.label, formats)
-    planned = [Job("clinic", None, "clinic", base_key + ":clinic")]
+    planned = [Job("clinic", None, "clinic", base_key + ":clinic")] if clinic else []
     planned += [Job("therapist", t, f"therapist-{t}", f"{base_key}:therapist:{t}")
-                for t in analysis.therapists]
+                for t in _pick_therapists(analysis, therapists)]
     manifest = _read_manifest(out)
     todo = [job for job in planned if not _is_current(job, manifest, out)]
     manifest.update(_describe_inputs(provenance, config, period.label))
     result = BatchResult(out, skipped=[j.stem for j in planned if j not in todo])
     _run_jobs(todo, analysis, ratings, provenance, formats, out, manifest, result,
               jobs=jobs, progress=progress)
-    manifest["files"] = {k: v for k, v in manifest["files"].items()
-                         if k.split(".")[0] in {j.stem for j in planned}}
     _write_manifest(out, manifest, result)
     return result
+
+
+def _pick_therapists(analysis: Analysis, wanted: list[str] | None) -> list[str]:
+    if wanted is None:
+        return analysis.therapists
+    unknown = sorted(set(wanted) - set(analysis.therapists))
+    if unknown:
+        raise ParameterError(f"no session in {analysis.period.label} for therapist "
+                             f"{', '.join(unknown)}; therapists: {', '.join(analysis.therapists)}")
+    return list(dict.fromkeys(wanted))
 
 
 def _describe_inputs(provenance: Provenance, config: str | Path | None, month: str) -> dict:

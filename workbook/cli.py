@@ -12,6 +12,7 @@ from workbook import __version__
 from workbook.errors import ParameterError, WorkbookError
 
 EXIT_INTERNAL = 70
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "examples" / "caseload.csv"
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES = """exit codes:
@@ -22,6 +23,7 @@ EXIT_CODES = """exit codes:
   5  an input file was not found or cannot be opened
   6  a bad parameter value
   7  one or more reports failed (the others were written)
+  8  a notebook failed for an unforeseen reason (its executed copy is kept)
  70  an internal error (please report it)
 """
 
@@ -58,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_validate(sub)
+    _add_report(sub)
+    _add_monthly(sub)
     _add_example_data(sub)
     return parser
 
@@ -88,6 +92,101 @@ def run_validate(args: argparse.Namespace) -> int:
     ratings = load_ratings(args.data, config)
     print(format_description(describe_ratings(ratings), str(args.data)))
     return 0
+
+
+def _add_run_options(cmd: argparse.ArgumentParser, formats: str) -> None:
+    cmd.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                     help="ratings file (default: the example clinic)")
+    cmd.add_argument("--config", type=Path, help="workbook.yml (default: built-in defaults)")
+    cmd.add_argument("--out", type=Path, default=Path("reports"),
+                     help="output folder; reports go to OUT/YYYY-MM/ (default: reports)")
+    cmd.add_argument("--month", help="YYYY-MM (default: the latest complete month in the data)")
+    cmd.add_argument("--format", dest="formats", default=formats,
+                     help=f"pdf, html or pdf,html (default: {formats})")
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    cmd = _command(sub, "report", "Make one kind of report through its notebook.", run_report)
+    cmd.add_argument("kind", choices=["therapist", "supervision", "clinic"])
+    _add_run_options(cmd, "pdf,html")
+    cmd.add_argument("--therapist", help="therapist (supervisee) ID")
+    cmd.add_argument("--supervisor", help="supervisor ID: a report for each of their supervisees")
+
+
+def _add_monthly(sub: argparse._SubParsersAction) -> None:
+    cmd = _command(sub, "monthly", "Make the month's clinic report and every therapist's.",
+                   run_monthly)
+    _add_run_options(cmd, "pdf")
+    cmd.add_argument("--jobs", type=_positive, help="worker processes (default: CPU cores)")
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """`workbook report KIND`: run the matching notebook; keep it beside the reports."""
+    from workbook.execute import run_notebook
+
+    setup = _prepare_run(args)
+    therapists = _chosen_therapists(args, setup)
+    folder, base = setup["folder"], setup["params"]
+    if args.kind == "supervision":
+        for therapist in therapists:
+            params = {**base, "therapist_id": therapist, "month": setup["month"]}
+            record = folder / f"supervision_brief-{therapist}.ipynb"
+            run_notebook("supervision_brief", params, record)
+    else:
+        clinic = args.kind == "clinic"
+        params = {**base, "month": setup["month"], "therapists": ",".join(therapists) or "none",
+                  "clinic": clinic}
+        name = "clinic" if clinic else "therapist-" + "-".join(therapists)
+        run_notebook("clinic_monthly", params, folder / f"clinic_monthly-{name[:80]}.ipynb")
+    print(f"reports are in {folder}")
+    return 0
+
+
+def run_monthly(args: argparse.Namespace) -> int:
+    """`workbook monthly`: one notebook run renders the clinic's and every therapist's report."""
+    from workbook.execute import run_notebook
+
+    setup = _prepare_run(args)
+    params = {**setup["params"], "month": setup["month"], "jobs": args.jobs}
+    run_notebook("clinic_monthly", params, setup["folder"] / "clinic_monthly.ipynb")
+    print(f"reports are in {setup['folder']}")
+    return 0
+
+
+def _prepare_run(args: argparse.Namespace) -> dict:
+    """Validate the inputs here, before any kernel starts; resolve the month and the folder."""
+    from workbook.config import load_config
+    from workbook.ingest import load_ratings
+    from workbook.parameterize import formats
+    from workbook.periods import latest_complete_month, parse_month
+
+    config = load_config(args.config)
+    ratings = load_ratings(args.data, config)
+    period = parse_month(args.month) if args.month else latest_complete_month(ratings)
+    month = f"{period.start:%Y-%m}"
+    params = {"data": str(args.data.resolve()),
+              "config": str(args.config.resolve()) if args.config else None,
+              "out_dir": str(args.out.resolve()),
+              "formats": ",".join(formats("--format", args.formats))}
+    in_month = ratings[ratings["session_date"].between(period.start, period.end)]
+    return {"params": params, "month": month, "folder": args.out.resolve() / month,
+            "ratings": in_month}
+
+
+def _chosen_therapists(args: argparse.Namespace, setup: dict) -> list[str]:
+    """Therapists named by --therapist or supervised by --supervisor (none for clinic)."""
+    if args.kind == "clinic":
+        return []
+    ratings = setup["ratings"]
+    if args.therapist:
+        return [args.therapist]
+    if args.supervisor:
+        mine = ratings.loc[ratings["supervisor_id"] == args.supervisor, "therapist_id"]
+        if mine.empty:
+            raise ParameterError(f"--supervisor {args.supervisor}: no supervisee has a session "
+                                 f"in {setup['month']}")
+        return sorted(mine.unique())
+    raise ParameterError(f"report {args.kind}: give --therapist ID or --supervisor ID")
 
 
 def _add_example_data(sub: argparse._SubParsersAction) -> None:

@@ -79,3 +79,9 @@ class ReportError(WorkbookError):
     """One or more reports could not be rendered."""
 
     exit_code = 7
+
+
+class NotebookError(WorkbookError):
+    """A notebook run through papermill failed for a reason the package did not foresee."""
+
+    exit_code = 8

@@ -1,0 +1,101 @@
+"""What each parameterised notebook does, as one call: check parameters, then do the job.
+
+A notebook holds a parameters cell and `jobs.run_...(globals())`; everything else lives here so
+it is tested in plain pytest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbook import parameterize as P
+from workbook.analysis import analyse
+from workbook.batch import BatchResult, render_month
+from workbook.config import load_config
+from workbook.errors import ParameterError, ReportError
+from workbook.ingest import load_ratings
+from workbook.periods import Period, latest_complete_month, parse_month, parse_period
+from workbook.report import describe_source, render_report, write_report
+
+
+def _therapists(name: str, value: Any) -> list[str] | None:
+    """'all' (None), 'none' ([]) or a comma-separated list of therapist IDs."""
+    value = P.text(name, value)
+    if value is None or value.lower() == "all":
+        return None
+    if value.lower() == "none":
+        return []
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ParameterError(f"parameter {name}: expected True or False, got {value!r}")
+    return value
+
+
+SUPERVISION_SPEC = {
+    "data": P.data_path, "config": P.config_path, "therapist_id": P.text, "month": P.month,
+    "since": P.text, "out_dir": P.text, "formats": P.formats,
+}
+CLINIC_SPEC = {
+    "data": P.data_path, "config": P.config_path, "month": P.month, "out_dir": P.text,
+    "jobs": P.positive_int, "formats": P.formats, "therapists": _therapists, "clinic": _flag,
+}
+
+
+def run_supervision_brief(namespace: dict[str, Any]) -> pd.DataFrame:
+    """The supervision_brief notebook: write one supervisee's brief; return its discussion list."""
+    p = P.check_parameters(namespace, SUPERVISION_SPEC)
+    config = load_config(p["config"])
+    ratings = load_ratings(p["data"], config)
+    period = _brief_period(ratings, p["month"], p["since"])
+    analysis = analyse(ratings, config, period)
+    therapist = p["therapist_id"] or _first(analysis.therapists)
+    if therapist not in analysis.therapists:
+        raise ParameterError(f"parameter therapist_id: {therapist!r} has no session in "
+                             f"{period.label}; therapists: {', '.join(analysis.therapists)}")
+    html = render_report("supervision", analysis, therapist_id=therapist,
+                         provenance=describe_source(p["data"], p["config"]))
+    folder = Path(p["out_dir"] or "reports") / _folder_name(period)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = write_report(html, folder / f"supervision-{therapist}", p["formats"])
+    for path in paths:
+        print(f"wrote {path}")
+    return analysis.select(therapist_id=therapist).discussion[["rank", "client_id", "top_reason"]]
+
+
+def _brief_period(ratings: pd.DataFrame, month: str | None, since: str | None) -> Period:
+    """Since the last meeting (until the latest session), or a month (default: the latest)."""
+    if since is not None and month is not None:
+        raise ParameterError("give either month or since, not both")
+    if since is not None:
+        return parse_period(since, ratings["session_date"].max().date())
+    return parse_month(month) if month else latest_complete_month(ratings)
+
+
+def _folder_name(period: Period) -> str:
+    if period.is_month:
+        return f"{period.start:%Y-%m}"
+    return f"{period.start:%Y-%m-%d}_{period.end:%Y-%m-%d}"
+
+
+def _first(therapists: list[str]) -> str:
+    if not therapists:
+        raise ParameterError("no therapist has a session in this period")
+    return therapists[0]
+
+
+def run_clinic_month(namespace: dict[str, Any]) -> BatchResult:
+    """The clinic_monthly notebook: the clinic report and every therapist's, in one kernel."""
+    p = P.check_parameters(namespace, CLINIC_SPEC)
+    result = render_month(p["data"], p["config"], p["month"], p["out_dir"] or "reports",
+                          jobs=p["jobs"], formats=p["formats"], therapists=p["therapists"],
+                          clinic=p["clinic"])
+    print(result.summary())
+    if not result.ok:
+        raise ReportError(result.summary())
+    return result
