@@ -92,6 +92,50 @@ def chart_sign_trend(
     return _finish(alt.layer(*layers), data, info.label)
 
 
+def chart_sign_caseload(
+    ratings: pd.DataFrame, sign: str, *, config: Config, highlight: Iterable[str] = (),
+    ruptures: pd.DataFrame | None = None, rater: str = "client", start: DateLike = None,
+    end: DateLike = None,
+) -> ChartLike:
+    """One sign across a caseload, for print: the middle half of the caseload's ratings week by
+    week (a band) and its median (a line), with a line per `highlight` client, the concern band
+    and possible-rupture markers. Drawing every client is unreadable past a dozen and slow to
+    lay out in a PDF; the clients worth a look are drawn, the rest are summarised."""
+    info, data = get_sign(sign), _Data()
+    rows = _select(ratings, None, start, end)
+    rows = rows.loc[(rows["rater"] == rater) & rows[sign].notna(),
+                    ["client_id", "session_date", sign]].rename(columns={sign: "score"})
+    week = rows["session_date"] - pd.to_timedelta(rows["session_date"].dt.weekday, unit="D")
+    if start is not None:  # a week that began before the period is drawn from its start
+        week = week.clip(lower=pd.Timestamp(start).normalize())
+    spread = rows.groupby(week.rename("session_date"))["score"].quantile(
+        [0.25, 0.5, 0.75]).unstack().reset_index()
+    spread.columns = ["session_date", "q1", "median", "q3"]
+    y = _rating_y(config)
+    band = alt.Chart(data.add(spread)).encode(x=_date_x())
+    layers = [*_concern_band(config, data),
+              band.mark_area(color=info.colour, opacity=0.18).encode(
+                  y=alt.Y("q1:Q", scale=_rating_scale(config),
+                          title=f"Rating ({config.scale.min:g}-{config.scale.max:g})"),
+                  y2="q3:Q"),
+              band.mark_line(color=info.colour, strokeDash=[5, 3], opacity=0.7).encode(
+                  y=alt.Y("median:Q", scale=_rating_scale(config)))]
+    chosen = rows[rows["client_id"].isin(list(highlight))].sort_values(
+        ["client_id", "session_date"], kind="stable")
+    if len(chosen):
+        base = alt.Chart(data.add(chosen)).encode(x=_date_x(), y=y, detail="client_id:N")
+        last = chosen.drop_duplicates("client_id", keep="last")
+        layers += [base.mark_line(color=info.colour, strokeWidth=1.8),
+                   base.mark_point(color=info.colour, filled=True, size=28),
+                   alt.Chart(data.add(last)).mark_text(
+                       align="left", dx=5, fontSize=10, color=info.colour).encode(
+                       x=_date_x(), y=y, text="client_id:N")]
+    if ruptures is not None:
+        layers.append(_rupture_marks(ruptures, (sign, rater, None, start, end), y, data))
+    return _finish(alt.layer(*layers), data, info.label,
+                   "Band: middle half of the caseload; dashed: median; lines: clients to look at")
+
+
 def chart_caseload_heatmap(latest: pd.DataFrame, *, config: Config) -> ChartLike:
     """Clients (rows) by the five signs (columns), coloured and labelled by the latest rating
     (`latest`: client_id, sign, latest)."""
