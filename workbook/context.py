@@ -13,11 +13,17 @@ import pandas as pd
 from workbook.analysis import Analysis, describe_rules
 from workbook.charts import chart_attendance, chart_sign_months, chart_sign_trend
 from workbook.clinic import outcome_table, sign_table, summarise_sign_months, therapist_table
+from workbook.flags import REASON_TITLES
 from workbook.render_svg import chart_to_svg
 from workbook.signs import SIGN_LABELS, SIGNS
 from workbook.suppress import suppressed_label
 
-DETAILED_DISCUSSION = 12
+# The supervision brief must fit on two pages: the first DETAILED_DISCUSSION clients get up to
+# DETAILED_REASONS lines each (the rest of their reasons named in one line), the others one line
+# of IDs; the first DETAILED_WINS wins get a line each, the other clients with wins one line.
+DETAILED_DISCUSSION = 8
+DETAILED_REASONS = 2
+DETAILED_WINS = 8
 REPORT_CHART_HEIGHT = 150  # two signs fit on an A4 page
 
 
@@ -31,10 +37,11 @@ def fmt(value: object, digits: int = 1) -> str:
 
 
 def signed(value: float) -> str:
-    """A change with its sign: +0.4, −1.2, or – when missing."""
+    """A change with its sign: +0.4, −1.2, 0.0 when it rounds to zero, or – when missing."""
     if value is None or math.isnan(value):
         return "–"
-    return f"{value:+.1f}".replace("-", "−")
+    text = f"{value:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", "−")
 
 
 def base_context(analysis: Analysis, subject: str) -> dict:
@@ -149,7 +156,8 @@ def supervision_context(analysis: Analysis, therapist_id: str) -> dict:
     ctx["figures"] = [("clients seen", str(len(analysis.attendance))),
                       ("clients to discuss", str(len(analysis.discussion))),
                       ("wins", str(len(wins)))]
-    items = [{"client": r.client_id, "top_reason": r.top_reason, "reasons": r.reasons}
+    items = [{"client": r.client_id, "top_reason": r.top_reason,
+              "reasons": _brief_reasons(list(r.reasons), list(r.kinds))}
              for r in analysis.discussion.itertuples()]
     ctx["discussion"] = items[:DETAILED_DISCUSSION]
     rest = items[DETAILED_DISCUSSION:]
@@ -160,8 +168,23 @@ def supervision_context(analysis: Analysis, therapist_id: str) -> dict:
     ctx["sign_changes"], fell = _sign_changes(analysis)
     ctx["questions"] = [{"label": s.label, "questions": s.questions} for s in SIGNS
                         if s.key in fell]
-    ctx["wins"] = [{"client": r.client_id, "text": r.text} for r in wins.itertuples()]
+    ctx["wins"] = [{"client": r.client_id, "text": r.text}
+                   for r in wins.iloc[:DETAILED_WINS].itertuples()]
+    more = list(dict.fromkeys(wins["client_id"].iloc[DETAILED_WINS:]))
+    if more:
+        n = len(wins) - DETAILED_WINS
+        ctx["wins"].append({"client": f"{n} more win{'s' if n != 1 else ''}",
+                            "text": f"{', '.join(more)} (details in the caseload report)"})
     return ctx
+
+
+def _brief_reasons(reasons: list[str], kinds: list[str]) -> list[str]:
+    """At most DETAILED_REASONS lines: the weightiest reasons, then the others named in one."""
+    if len(reasons) <= DETAILED_REASONS:
+        return reasons
+    keep = DETAILED_REASONS - 1
+    others = dict.fromkeys(REASON_TITLES[k].lower() for k in kinds[keep:])
+    return [*reasons[:keep], f"Also: {'; '.join(others)} (details in the caseload report)"]
 
 
 def _sign_changes(analysis: Analysis) -> tuple[list[dict], set[str]]:

@@ -99,9 +99,11 @@ def render_html(kind: str, context: dict, *, provenance: Provenance,
 def _refuse_remote(url: str, timeout: int = 10, ssl_context: object = None) -> dict:
     """WeasyPrint URL fetcher: only inline data: URLs; nothing from disk or the network."""
     if url.startswith("data:"):
-        from weasyprint.urls import default_url_fetcher
+        from weasyprint import urls
 
-        return default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
+        if hasattr(urls, "URLFetcher"):  # WeasyPrint >= 68 deprecates default_url_fetcher
+            return urls.URLFetcher(timeout=timeout, allowed_protocols=("data",)).fetch(url)
+        return urls.default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
     raise ValueError(f"refused to fetch {url!r}: reports are self-contained")
 
 
