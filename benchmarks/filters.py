@@ -1,0 +1,99 @@
+"""Benchmark: a filter change in the caseload notebook, 50 clients x 52 weekly sessions, client
+and therapist ratings (target: chart data recomputed in <= 100 ms, ../shared/DESIGN.md).
+
+Times, without a kernel, setting a filter widget's `.value` in `workbook.widgets.CaseloadPanel`
+until every shown chart widget holds its new spec (what the page is sent), median of several
+runs, for each kind of filter change. The date range spans all 52 weeks, the heaviest case.
+
+Run as `.venv/bin/python benchmarks/filters.py [--runs N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from workbook.analysis import analyse
+from workbook.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
+from workbook.config import Config
+from workbook.periods import Period
+from workbook.signs import SIGN_KEYS
+from workbook.widgets import CaseloadPanel
+
+TARGET_MS = 100.0
+START = pd.Timestamp("2025-01-06")
+
+
+def caseload(clients: int = 50, sessions: int = 52, seed: int = 0) -> pd.DataFrame:
+    """One therapist's typed ratings: weekly sessions, client + therapist, ~7% missed."""
+    rng = np.random.default_rng(seed)
+    n = clients * sessions
+    client = np.repeat(np.arange(clients), sessions)
+    week = np.tile(np.arange(sessions), clients)
+    attendance = rng.choice(["attended", "cancelled", "no_show"], n, p=[0.93, 0.04, 0.03])
+    base = pd.DataFrame({
+        "client_id": [f"C{c + 1:03d}" for c in client], "therapist_id": "T01",
+        "supervisor_id": None, "site": None,
+        "session_date": START + pd.to_timedelta(week * 7 + client % 5, unit="D"),
+        "session_number": week + 1, "attendance": attendance, "note": None})
+    frames = []
+    for rater, lift in (("client", 0.0), ("therapist", 0.5)):
+        frame = base.assign(rater=rater)
+        for key in SIGN_KEYS:
+            scores = np.clip(np.round(rng.normal(8.2 + lift, 1.0, n)), 0, 10)
+            frame[key] = np.where(attendance == "attended", scores, np.nan)
+        for key in BUILTIN_MEASURE_KEYS:
+            frame[key] = np.nan
+        frames.append(frame)
+    frame = pd.concat(frames)[list(BASE_ORDER)]
+    return frame.sort_values(["client_id", "session_date", "rater"], ignore_index=True)
+
+
+def median_ms(change: Callable[[int], None], runs: int) -> float:
+    """Median wall time of `change(i)` over `runs` runs (after one warm-up), in ms."""
+    change(-1)
+    times = []
+    for i in range(runs):
+        start = time.perf_counter()
+        change(i)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per filter (median)")
+    args = parser.parse_args(argv)
+    ratings = caseload()
+    review = analyse(ratings, Config(), Period(ratings["session_date"].min(),
+                                               ratings["session_date"].max()))
+    start = time.perf_counter()
+    panel = CaseloadPanel(review)
+    print(f"{len(ratings):,} rating rows, {len(panel.clients.options)} clients; "
+          f"panel built in {time.perf_counter() - start:.2f} s")
+    clients, days = panel.clients.options, panel.dates.options
+    changes = {
+        "clients": lambda i: setattr(panel.clients, "value", clients[i % 5: 40 + i % 5]),
+        "dates": lambda i: setattr(panel.dates, "index", (i % 5 + 1, len(days) - 1 - i % 3)),
+        "rater": lambda i: setattr(panel.rater, "value", ("therapist", "client")[i % 2]),
+        "signs": lambda i: setattr(panel.signs, "value", SIGN_KEYS[: 1 + (i + 1) % 5]),
+    }
+    failed = []
+    for name, change in changes.items():
+        ms = median_ms(change, args.runs)
+        verdict = "PASS" if ms <= TARGET_MS else "FAIL"
+        failed += [name] if verdict == "FAIL" else []
+        print(f"filter change ({name}): median {ms:.1f} ms over {args.runs} runs "
+              f"(target <= {TARGET_MS:.0f} ms): {verdict}")
+    print("FAIL: " + ", ".join(failed) if failed else "PASS: every filter change within target")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""The caseload review in real JupyterLab, in headless Chromium, with no internet needed.
+
+Starts JupyterLab on 127.0.0.1 (free port, no token, every Jupyter folder temporary) on a copy
+of the notebook and the example data, runs all cells, waits for a chart per sign, changes the
+client filter and checks the chart changes, with no console error and no request to any other
+host. Chromium is Debian's (/usr/bin/chromium), driven by Playwright (never `playwright
+install`). Without Chromium the test skips, unless WORKBOOK_REQUIRE_BROWSER=1 (CI): then fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from workbook.signs import SIGNS
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+TIMEOUT_MS = 60_000
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium, or None."""
+    found = shutil.which("chromium")
+    return found or (CHROMIUM if Path(CHROMIUM).is_file() else None)
+
+
+def find_chromium() -> str:
+    """Chromium's path when it and Playwright are present; else skip, or fail when
+    WORKBOOK_REQUIRE_BROWSER=1 (CI)."""
+    path, why = chromium_path(), "Chromium not found (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        path, why = None, "the playwright Python package is not installed"
+    if path is None:
+        if os.environ.get("WORKBOOK_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"WORKBOOK_REQUIRE_BROWSER=1 but {why}")
+        pytest.skip(why)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare(tmp: Path, port: int) -> tuple[Path, dict[str, str]]:
+    """A root folder with the notebook and example data, and a private Jupyter setup."""
+    root = tmp / "root"
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "caseload_review.ipynb", root / "notebooks")
+    shutil.copytree(ROOT / "data" / "examples", root / "data" / "examples")
+    jp = {name: tmp / name for name in ("path", "config", "data", "runtime", "ipython",
+                                        "settings", "workspaces")}
+    kernel = jp["path"] / "kernels" / "python3"
+    kernel.mkdir(parents=True)
+    (kernel / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3", "language": "python"}))
+    (jp["config"] / "labconfig").mkdir(parents=True)
+    (jp["config"] / "jupyter_server_config.json").write_text(json.dumps({
+        "ServerApp": {"ip": "127.0.0.1", "port": port, "port_retries": 0,
+                      "open_browser": False, "root_dir": str(root),
+                      "allow_root": os.geteuid() == 0},
+        "IdentityProvider": {"token": ""},
+        "PasswordIdentityProvider": {"hashed_password": ""},
+        "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
+                   "extension_manager": "readonly"},
+    }))
+    (jp["config"] / "labconfig" / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    panel = jp["settings"] / "@jupyterlab" / "notebook-extension"
+    panel.mkdir(parents=True)  # start the notebook's kernel without asking
+    (panel / "tracker.jupyterlab-settings").write_text(json.dumps({"autoStartDefaultKernel": True}))
+    env = {**os.environ, "JUPYTER_PATH": str(jp["path"]), "JUPYTER_CONFIG_DIR": str(jp["config"]),
+           "JUPYTER_DATA_DIR": str(jp["data"]), "JUPYTER_RUNTIME_DIR": str(jp["runtime"]),
+           "IPYTHONDIR": str(jp["ipython"]), "JUPYTERLAB_SETTINGS_DIR": str(jp["settings"]),
+           "JUPYTERLAB_WORKSPACES_DIR": str(jp["workspaces"])}
+    return root, env
+
+
+def start_lab(tmp: Path, env: dict[str, str], port: int) -> subprocess.Popen:
+    """JupyterLab in its own process group; returns once it answers on /api/status."""
+    log = (tmp / "jupyterlab.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "jupyterlab"], env=env, cwd=tmp,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    stop_lab(proc)
+    pytest.fail(f"JupyterLab did not start:\n{(tmp / 'jupyterlab.log').read_text()[-3000:]}")
+
+
+def stop_lab(proc: subprocess.Popen) -> None:
+    """Stop JupyterLab and its kernels (its own process group): TERM, then KILL."""
+    for sig, wait in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the server, so only live members keep the group
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+
+
+def sign_chart(page, label: str):
+    """The chart (vega-embed SVG) whose title is this sign's label."""
+    title = page.locator(".role-title-text text", has_text=label)
+    return page.locator(".vega-embed svg.marks").filter(has=title).first
+
+
+def test_caseload_review_in_jupyterlab(tmp_path):
+    chromium = find_chromium()
+    from playwright.sync_api import sync_playwright
+
+    started = time.monotonic()
+    port = free_port()
+    _, env = prepare(tmp_path, port)
+    lab = start_lab(tmp_path, env, port)
+    errors: list[str] = []
+    requests: list[str] = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS,
+                                         headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(f"http://127.0.0.1:{port}/lab/tree/notebooks/caseload_review.ipynb")
+            run_all_cells(page)
+            check_charts(page, tmp_path)
+            browser.close()
+    finally:
+        stop_lab(lab)
+    remote = [u for u in requests
+              if urlparse(u).scheme not in ("data", "blob") and urlparse(u).hostname
+              not in LOCAL_HOSTS]
+    assert remote == [], f"requests to other hosts: {remote}"
+    assert errors == [], "console errors:\n" + "\n".join(errors)
+    assert time.monotonic() - started < 120
+
+
+def run_all_cells(page) -> None:
+    """Wait for the kernel (accepting a kernel dialog if one shows), then Run > Run All Cells."""
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    accept = page.locator(".jp-Dialog .jp-mod-accept")
+    idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    deadline, calm = time.monotonic() + 40, 0
+    while calm < 4 and time.monotonic() < deadline:  # idle and no dialog for 2 s
+        if accept.count():
+            accept.first.click()
+            calm = 0
+        calm = calm + 1 if idle.count() and not accept.count() else 0
+        page.wait_for_timeout(500)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def check_charts(page, tmp_path: Path) -> None:
+    """A chart per sign appears; selecting one client changes the sign chart."""
+    for sign in SIGNS:
+        sign_chart(page, sign.label).wait_for(state="attached")
+    assert page.locator(".vega-embed svg.marks").count() == 8
+    select = page.locator(".widget-select-multiple select").first
+    labels = select.evaluate("s => [...s.options].map(o => o.value)")
+    assert len(labels) >= 2
+    chart = sign_chart(page, SIGNS[0].label)
+    before = chart.evaluate("svg => svg.outerHTML")
+    assert all(label in before for label in labels[:2])  # every client's line is labelled
+    page.screenshot(path=str(tmp_path / "before.png"))
+    select.select_option(value=[labels[1]])
+    page.wait_for_function(
+        "([label, before]) => { const t = [...document.querySelectorAll("
+        "'.role-title-text text')].find(e => e.textContent === label);"
+        " const svg = t && t.closest('svg'); return svg && svg.outerHTML !== before; }",
+        arg=[SIGNS[0].label, before])
+    after = sign_chart(page, SIGNS[0].label).evaluate("svg => svg.outerHTML")
+    assert f">{labels[1]}<" in after and f">{labels[0]}<" not in after
+    page.screenshot(path=str(tmp_path / "caseload_review.png"))
+
+
+def test_without_chromium_skips_unless_required(monkeypatch):
+    monkeypatch.setitem(globals(), "chromium_path", lambda: None)
+    monkeypatch.delenv("WORKBOOK_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="Chromium not found"):
+        find_chromium()
+    monkeypatch.setenv("WORKBOOK_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="WORKBOOK_REQUIRE_BROWSER=1 but Chromium"):
+        find_chromium()

@@ -1,0 +1,269 @@
+"""The caseload review's filters and parameters, as plain functions (no widgets, no kernel).
+
+`workbook.widgets` only wires ipywidgets to these. A filter state names one therapist, the
+clients to show (None: all that therapist's clients), the signs whose charts are shown, the
+rater whose ratings the sign charts and the heatmap use, and an inclusive date range.
+
+Notebook parameters (`notebooks/caseload_review.ipynb`) are checked by `validate_parameters`:
+papermill turns `-p therapist_id 007` into the integer 7 and only warns about names the
+notebook does not declare, so both are refused (with workbook.parameterize) in one ParameterError.
+A therapist ID given as a number is refused, never turned back into text: 7 may have been
+"7", "07" or "007". Relative paths are looked up first from the working directory, then from
+the repository's `notebooks/` folder, so the defaults work both under papermill started from the
+repository root and in JupyterLab opened in `notebooks/`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbook import parameterize as P
+from workbook.analysis import Analysis
+from workbook.charts import (
+    ChartLike,
+    chart_attendance,
+    chart_caseload_heatmap,
+    chart_perspective_gap,
+    chart_sign_trend,
+)
+from workbook.columns import RATERS
+from workbook.errors import InputFileError, ParameterError
+from workbook.parameterize import check_parameters
+from workbook.periods import Period, latest_complete_month, parse_month, parse_period
+from workbook.signs import SIGN_KEYS
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+OTHER_CHARTS = ("heatmap", "gap", "attendance")
+CHART_KEYS = (*SIGN_KEYS, *OTHER_CHARTS)
+
+DateLike = str | date | pd.Timestamp | None
+
+
+@dataclass(frozen=True)
+class ReviewParameters:
+    """The caseload review's parameters, checked; paths resolved to existing files."""
+
+    data: Path
+    config: Path | None
+    therapist_id: str | None = None
+    month: str | None = None
+    period_start: str | None = None
+    period_end: str | None = None
+
+
+@dataclass(frozen=True)
+class FilterState:
+    """What the review shows: one therapist's clients, signs, rater and dates (inclusive)."""
+
+    therapist_id: str
+    clients: tuple[str, ...] | None = None
+    signs: tuple[str, ...] = SIGN_KEYS
+    rater: str = "client"
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+
+
+# --- notebook parameters -----------------------------------------------------------------------
+
+
+def validate_parameters(namespace: Mapping[str, object]) -> ReviewParameters:
+    """Check the notebook's parameters, given its namespace (`globals()`), and return them.
+
+    Built on `workbook.parameterize.check_parameters`: every problem is listed in one
+    ParameterError. Call it right after the parameters cell (later objects are ignored).
+    """
+    values = check_parameters(namespace, {
+        "data": _input_file, "config": _input_file, "therapist_id": P.text, "month": P.month,
+        "period_start": P.iso_date, "period_end": P.iso_date})
+    if values["month"] is not None and (values["period_start"] or values["period_end"]):
+        raise ParameterError("give either month or period_start and period_end, not both")
+    if (values["period_start"] is None) != (values["period_end"] is None):
+        raise ParameterError("period_start and period_end go together: give both or neither")
+    if values["period_start"] is not None:
+        parse_period(values["period_start"], values["period_end"])
+    return ReviewParameters(**values)
+
+
+def _input_file(name: str, value: object) -> Path | None:
+    """An existing file found by `find_input`; None only for the config (the defaults)."""
+    value = P.text(name, value)
+    if value is None:
+        if name == "data":
+            raise ParameterError("parameter data: expected the path of a ratings file")
+        return None
+    try:
+        return find_input(value, name)
+    except InputFileError as exc:
+        raise ParameterError(f"parameter {exc}") from None
+
+
+def find_input(path: str | Path, what: str = "input") -> Path:
+    """An existing file: absolute as given, else relative to the working directory, else to
+    the repository's notebooks/ folder (where the notebooks' default paths start)."""
+    path = Path(path).expanduser()
+    tried = [path] if path.is_absolute() else [Path.cwd() / path, NOTEBOOK_DIR / path]
+    for candidate in tried:
+        if candidate.is_file():
+            return candidate.resolve()
+    places = " or ".join(str(p) for p in tried)
+    raise InputFileError(f"{what}: file {str(path)!r} not found (looked for {places})")
+
+
+def choose_period(ratings: pd.DataFrame, params: ReviewParameters,
+                  today: date | None = None) -> Period:
+    """The month or date range asked for, else the latest complete month in the data."""
+    if params.month is not None:
+        return parse_month(params.month)
+    if params.period_start is not None:
+        return parse_period(params.period_start, params.period_end)
+    return latest_complete_month(ratings, today)
+
+
+def choose_therapist(therapists: Iterable[str], therapist_id: str | None) -> str:
+    """The therapist asked for, or the first one when None; refuse one not in the data."""
+    known = sorted(therapists)
+    if not known:
+        raise ParameterError("no therapist has a session in the period")
+    if therapist_id is None:
+        return known[0]
+    if therapist_id in known:
+        return therapist_id
+    close = difflib.get_close_matches(str(therapist_id), known, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(known[:20])}"
+    raise ParameterError(f"therapist_id {therapist_id!r} has no session in the period ({hint})")
+
+
+# --- filter options ----------------------------------------------------------------------------
+
+
+def list_clients(ratings: pd.DataFrame, therapist_id: str) -> list[str]:
+    """The therapist's clients in these ratings, sorted."""
+    return sorted(ratings.loc[ratings["therapist_id"] == therapist_id, "client_id"].unique())
+
+
+def list_raters(ratings: pd.DataFrame) -> list[str]:
+    """Raters present in the ratings, in the data contract's order (client first)."""
+    present = set(ratings["rater"].unique())
+    return [r for r in RATERS if r in present] or ["client"]
+
+
+def list_dates(ratings: pd.DataFrame) -> list[pd.Timestamp]:
+    """Distinct session days, sorted."""
+    return sorted(ratings["session_date"].dt.normalize().unique())
+
+
+def default_state(analysis: Analysis, therapist_id: str | None = None) -> FilterState:
+    """All of the therapist's clients and signs, client ratings, the analysis period."""
+    therapist = choose_therapist(analysis.therapists, therapist_id)
+    raters = list_raters(analysis.ratings)
+    return FilterState(therapist_id=therapist, rater=raters[0],
+                       start=analysis.period.start, end=analysis.period.end)
+
+
+# --- filtering and chart data ------------------------------------------------------------------
+
+
+def filter_ratings(ratings: pd.DataFrame, *, therapist_id: str | None = None,
+                   clients: Iterable[str] | None = None, rater: str | None = None,
+                   start: DateLike = None, end: DateLike = None,
+                   date_col: str = "session_date") -> pd.DataFrame:
+    """Rows of one therapist, of these clients, by this rater, dated start..end (inclusive,
+    whole days). None leaves that filter open; an empty `clients` keeps no row."""
+    mask = np.ones(len(ratings), dtype=bool)
+    if therapist_id is not None:
+        mask &= (ratings["therapist_id"] == therapist_id).to_numpy()
+    if clients is not None:
+        mask &= ratings["client_id"].isin(list(clients)).to_numpy()
+    if rater is not None:
+        mask &= (ratings["rater"] == rater).to_numpy()
+    day = ratings[date_col].dt.normalize()
+    if start is not None:
+        mask &= (day >= pd.Timestamp(start).normalize()).to_numpy()
+    if end is not None:
+        mask &= (day <= pd.Timestamp(end).normalize()).to_numpy()
+    return ratings.loc[mask]
+
+
+def latest_scores(rows: pd.DataFrame, signs: Iterable[str] = SIGN_KEYS) -> pd.DataFrame:
+    """Each client's latest non-blank rating per sign (client_id, sign, latest)."""
+    signs = list(signs)
+    long = rows[["client_id", "session_date", *signs]].melt(
+        id_vars=["client_id", "session_date"], var_name="sign", value_name="latest").dropna()
+    long = long.sort_values(["client_id", "sign", "session_date"], kind="stable")
+    out = long.drop_duplicates(["client_id", "sign"], keep="last")
+    return out[["client_id", "sign", "latest"]].reset_index(drop=True)
+
+
+def build_charts(analysis: Analysis, state: FilterState,
+                 keys: Iterable[str] | None = None) -> dict[str, ChartLike]:
+    """The charts for a filter state, by key: one per shown sign, then heatmap, gap and
+    attendance. `keys` limits which are built (e.g. only those a filter change affects)."""
+    wanted = [k for k in CHART_KEYS if (keys is None or k in set(keys))
+              and (k not in SIGN_KEYS or k in state.signs)]
+    own = filter_ratings(analysis.ratings, therapist_id=state.therapist_id,
+                         clients=state.clients)
+    ruptures = filter_ratings(analysis.ruptures, therapist_id=state.therapist_id,
+                              clients=state.clients, date_col="start_date")
+    span = {"start": state.start, "end": state.end}
+    charts: dict[str, ChartLike] = {}
+    for key in wanted:
+        if key in SIGN_KEYS:
+            charts[key] = chart_sign_trend(own, key, config=analysis.config, ruptures=ruptures,
+                                           rater=state.rater, **span)
+        elif key == "heatmap":
+            rows = filter_ratings(own, rater=state.rater, **span)
+            charts[key] = chart_caseload_heatmap(latest_scores(rows), config=analysis.config)
+        elif key == "gap":
+            charts[key] = chart_perspective_gap(own, config=analysis.config, **span)
+        else:
+            charts[key] = chart_attendance(own, **span)
+    return charts
+
+
+def restrict_spec(spec: dict[str, Any], clients: Iterable[str] | None) -> dict[str, Any]:
+    """A chart spec showing only these clients: its inline rows that name a client_id are
+    cut to them (None keeps all). Every builder in workbook.charts reduces its rows per client
+    (points, last labels, latest scores, mean gaps), so this equals building the chart for
+    those clients, without building it again; rows naming no client (bands) stay."""
+    if clients is None or not isinstance(spec.get("datasets"), dict):
+        return spec
+    keep = set(clients)
+    sets = {name: [r for r in rows if r.get("client_id", keep) in keep]
+            if rows and isinstance(rows[0], dict) and "client_id" in rows[0] else rows
+            for name, rows in spec["datasets"].items()}
+    return {**spec, "datasets": sets}
+
+
+def chart_inputs(key: str, state: FilterState) -> tuple:
+    """The parts of a filter state a chart is built for, apart from the clients (see
+    restrict_spec); the rater only for the sign charts and the heatmap."""
+    common = (state.therapist_id, state.start, state.end)
+    return (*common, state.rater) if key in (*SIGN_KEYS, "heatmap") else common
+
+
+def stale_charts(built: Mapping[str, tuple], state: FilterState) -> list[str]:
+    """Keys of the shown charts not yet built for this state (`built`: key -> the
+    chart_inputs it was last built for). Hidden sign charts are left until shown."""
+    return [k for k in CHART_KEYS if (k not in SIGN_KEYS or k in state.signs)
+            and built.get(k) != chart_inputs(k, state)]
+
+
+def discussion_table(analysis: Analysis, state: FilterState) -> pd.DataFrame:
+    """The ranked discussion list for the therapist's chosen clients, in plain words."""
+    cut = analysis.select(therapist_id=state.therapist_id,
+                          clients=None if state.clients is None else list(state.clients))
+    frame = cut.discussion
+    return pd.DataFrame({
+        "Rank": frame["rank"].astype(int),
+        "Client": frame["client_id"],
+        "Main reason": frame["top_reason"],
+        "All reasons": ["; ".join(r) for r in frame["reasons"]],
+    })
