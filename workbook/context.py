@@ -11,7 +11,7 @@ import math
 import pandas as pd
 
 from workbook.analysis import Analysis, describe_rules
-from workbook.charts import chart_attendance, chart_sign_months, chart_sign_trend
+from workbook.charts import chart_attendance, chart_sign_caseload, chart_sign_months
 from workbook.clinic import outcome_table, sign_table, summarise_sign_months, therapist_table
 from workbook.flags import REASON_TITLES
 from workbook.render_svg import chart_to_svg
@@ -90,17 +90,21 @@ def therapist_context(analysis: Analysis, therapist_id: str) -> dict:
     ctx["attendance"] = _attendance_rows(analysis.attendance)
     ctx["outcomes"] = _outcome_rows(analysis.outcomes)
     ctx["completeness"] = _completeness_rows(analysis.completeness)
+    ctx["completeness_share"] = headline_figures(analysis)[3][1]
     ctx["notes"] = _note_rows(analysis) if analysis.config.privacy.include_notes else []
     return ctx
 
 
 def _sign_section(analysis: Analysis, sign) -> dict:
-    chart = chart_sign_trend(analysis.ratings, sign.key, config=analysis.config,
-                             ruptures=analysis.ruptures, start=analysis.period.start,
-                             end=analysis.period.end).properties(height=REPORT_CHART_HEIGHT)
     own = analysis.signs[(analysis.signs["sign"] == sign.key)
                          & (analysis.signs["rater"] == "client")
                          & (analysis.signs["concern_n"] > 0)]
+    ruptured = analysis.ruptures.loc[analysis.ruptures["sign"] == sign.key, "client_id"]
+    chart = chart_sign_caseload(
+        analysis.ratings, sign.key, config=analysis.config,
+        highlight=sorted(set(own["client_id"]) | set(ruptured)), ruptures=analysis.ruptures,
+        start=analysis.period.start, end=analysis.period.end,
+    ).properties(height=REPORT_CHART_HEIGHT)
     rows = [{"Client": r.client_id, "Latest": fmt(r.latest), "Period mean": fmt(r.mean_period),
              "Change": signed(r.change), "Concern ratings": int(r.concern_n)}
             for r in own.sort_values(["concern_n", "client_id"],
@@ -135,6 +139,8 @@ def _outcome_rows(outcomes: pd.DataFrame) -> list[dict]:
 
 
 def _completeness_rows(completeness: pd.DataFrame) -> list[dict]:
+    """Only the clients with something missing: low completeness or a session nobody rated."""
+    completeness = completeness[completeness["low"] | (completeness["unrated_sessions"] > 0)]
     return [{"Client": r.client_id, "Attended": int(r.attended_sessions),
              "Rated by client": int(r.rated_by_client),
              "Share": f"{r.completeness:.0%}" if r.attended_sessions else "–",
