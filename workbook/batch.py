@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,12 +82,12 @@ def render_month(data: str | Path, config: str | Path | None = None, month: str 
     out = Path(out_dir) / f"{period.start:%Y-%m}"
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(out)
-    base_key = _inputs_key(provenance, config, period.label, formats)
+    base_key = _inputs_key(provenance, config, period.label, settings.template_dir)
     planned = [Job("clinic", None, "clinic", base_key + ":clinic")] if clinic else []
     planned += [Job("therapist", t, f"therapist-{t}", f"{base_key}:therapist:{t}")
                 for t in _pick_therapists(analysis, therapists)]
     manifest = _read_manifest(out)
-    todo = [job for job in planned if not _is_current(job, manifest, out)]
+    todo = [job for job in planned if not _is_current(job, formats, manifest, out)]
     manifest.update(_describe_inputs(provenance, config, period.label))
     result = BatchResult(out, skipped=[j.stem for j in planned if j not in todo])
     _run_jobs(todo, analysis, ratings, provenance, formats, out, manifest, result,
@@ -115,13 +117,16 @@ def _describe_inputs(provenance: Provenance, config: str | Path | None, month: s
 
 
 def _inputs_key(provenance: Provenance, config: str | Path | None, month: str,
-                formats: tuple[str, ...]) -> str:
-    """A digest of everything a report depends on: data, config, code version, templates."""
+                template_dir: Path | None = None) -> str:
+    """A digest of everything a report depends on: data, config, code version, templates
+    (the project's and the config's own `template_dir`, which override them)."""
     digest = hashlib.sha256()
     parts = [provenance.data_sha256, sha256_file(config) if config else "defaults",
-             __version__, month, ",".join(formats)]
-    for template in sorted(TEMPLATES.glob("*")):
-        parts.append(sha256_file(template))
+             __version__, month]
+    for folder in (TEMPLATES, template_dir):
+        if folder is not None and Path(folder).is_dir():
+            for template in sorted(p for p in Path(folder).glob("*") if p.is_file()):
+                parts += [template.name, sha256_file(template)]
     digest.update("|".join(parts).encode())
     return digest.hexdigest()[:16]
 
@@ -140,16 +145,25 @@ def _read_manifest(out: Path) -> dict:
     return manifest if isinstance(manifest.get("files"), dict) else {"files": {}}
 
 
-def _is_current(job: Job, manifest: dict, out: Path) -> bool:
-    """Up to date: every file of the job is listed with this job's inputs and its sha256."""
-    entries = {k: v for k, v in manifest["files"].items() if k.split(".")[0] == job.stem}
-    if not entries:
-        return False
-    for name, entry in entries.items():
-        path = out / name
-        if entry.get("inputs") != job.inputs or not path.is_file():
+def record_notebook(out: str | Path, notebook: str | Path) -> None:
+    """List the executed notebook (the run's audit record) in the folder's manifest."""
+    out, notebook = Path(out), Path(notebook)
+    path = out / MANIFEST
+    if not path.is_file() or not notebook.is_file():
+        return
+    manifest = _read_manifest(out)
+    manifest["notebook"] = {"name": notebook.name, "sha256": sha256_file(notebook)}
+    write_atomic(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def _is_current(job: Job, formats: tuple[str, ...], manifest: dict, out: Path) -> bool:
+    """Up to date: each file the job would write is listed with this job's inputs and its
+    sha256. (Files of formats not asked for this time are not looked at.)"""
+    for name in (f"{job.stem}.{fmt}" for fmt in formats):
+        entry, path = manifest["files"].get(name), out / name
+        if not isinstance(entry, dict) or entry.get("inputs") != job.inputs:
             return False
-        if sha256_file(path) != entry.get("sha256"):
+        if not path.is_file() or sha256_file(path) != entry.get("sha256"):
             return False
     return True
 
@@ -192,13 +206,32 @@ def _payload(job: Job, analysis: Analysis, ratings) -> tuple:
 
 
 def _warm_up() -> None:
-    """Worker start-up: import the heavy modules once, before the first job."""
+    """Worker start-up: exit with the parent; import the heavy modules once."""
+    _exit_with_parent()
     import weasyprint  # noqa: F401
 
     from workbook import context  # noqa: F401
     from workbook.render_svg import register_fonts
 
     register_fonts()
+
+
+def _exit_with_parent() -> None:
+    """End this worker as soon as the process that started it is gone.
+
+    Without this, a batch killed with SIGKILL (or a kernel that dies) leaves its workers
+    behind: they finish the jobs already queued to them, writing reports nobody records,
+    then wait for more work forever.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _render_job(job: Job, payload: tuple, provenance: Provenance, formats: tuple[str, ...],
@@ -214,5 +247,6 @@ def _render_job(job: Job, payload: tuple, provenance: Provenance, formats: tuple
 def _write_manifest(out: Path, manifest: dict, result: BatchResult) -> None:
     """Write the manifest atomically, files and failures in a stable order."""
     manifest["failures"] = dict(sorted(result.failures.items()))
+    manifest["skipped"] = sorted(result.skipped)
     manifest["files"] = dict(sorted(manifest["files"].items()))
     write_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -144,11 +144,16 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_monthly(args: argparse.Namespace) -> int:
     """`workbook monthly`: one notebook run renders the clinic's and every therapist's report."""
+    from workbook.batch import record_notebook
     from workbook.execute import run_notebook
 
     setup = _prepare_run(args)
     params = {**setup["params"], "month": setup["month"], "jobs": args.jobs}
-    run_notebook("clinic_monthly", params, setup["folder"] / "clinic_monthly.ipynb")
+    record = setup["folder"] / "clinic_monthly.ipynb"
+    try:
+        run_notebook("clinic_monthly", params, record)
+    finally:
+        record_notebook(setup["folder"], record)
     print(f"reports are in {setup['folder']}")
     return 0
 

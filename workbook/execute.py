@@ -1,6 +1,7 @@
 """Run the project's notebooks through papermill, keeping the executed notebook as an audit record.
 
-The kernel is `python3`, talking to papermill over IPC (Unix sockets), not TCP. A failure inside
+The kernel is `python3`, talking to papermill over IPC (Unix sockets in a private temporary
+folder, never the working folder), not TCP. A failure inside
 the notebook that the package raised on purpose (bad data, bad parameters...) comes back as the
 same WorkbookError class, so the CLI prints its message and exits with its code.
 """
@@ -8,7 +9,10 @@ same WorkbookError class, so the CLI prints its message and exits with its code.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +26,29 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 class IPCKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel listens on Unix sockets in the Jupyter runtime folder."""
+    """A kernel manager whose kernel listens on Unix sockets in a private temporary folder.
+
+    jupyter_client's own default puts IPC sockets at the relative path `kernel-ipc-N`, i.e. in
+    the working folder: they litter it (and stay there after a kill), fail in a read-only
+    folder, and can be reached by anyone who can read that folder. Here they go to a fresh
+    folder made by mkdtemp (mode 0700, short path: Unix socket paths are limited to ~100
+    bytes), removed with the sockets when the kernel's resources are cleaned up.
+    """
 
     transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+    _socket_dir: str | None = None
+
+    def _ip_default(self) -> str:
+        if self.transport != "ipc":
+            return super()._ip_default()
+        self._socket_dir = tempfile.mkdtemp(prefix="workbook-kernel-")
+        return os.path.join(self._socket_dir, "kernel")
+
+    def cleanup_ipc_files(self) -> None:
+        """Remove the socket files, then their folder."""
+        super().cleanup_ipc_files()
+        if self._socket_dir:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
 
 
 def run_notebook(name: str, parameters: dict[str, Any], record: str | Path, *,
@@ -36,6 +60,7 @@ def run_notebook(name: str, parameters: dict[str, Any], record: str | Path, *,
     """
     import nbformat
     import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     source = NOTEBOOKS / f"{name}.ipynb"
@@ -51,6 +76,9 @@ def run_notebook(name: str, parameters: dict[str, Any], record: str | Path, *,
             request_save_on_cell_execute=False, cwd=str(Path.cwd()), **streams)
     except PapermillExecutionError as exc:
         raise _as_workbook_error(exc) from None
+    except (DeadKernelError, CellTimeoutError) as exc:  # e.g. the kernel was killed
+        raise errors.NotebookError(f"notebook {name}: {type(exc).__name__}: {exc}; "
+                                   f"its executed copy is in {record}") from None
     finally:
         if partial.exists():
             write_atomic(record, nbformat.writes(nbformat.read(partial, as_version=4)))

@@ -39,7 +39,7 @@ def _flag(name: str, value: Any) -> bool:
 
 SUPERVISION_SPEC = {
     "data": P.data_path, "config": P.config_path, "therapist_id": P.text, "month": P.month,
-    "since": P.text, "out_dir": P.text, "formats": P.formats,
+    "since": P.iso_date, "out_dir": P.text, "formats": P.formats,
 }
 CLINIC_SPEC = {
     "data": P.data_path, "config": P.config_path, "month": P.month, "out_dir": P.text,

@@ -8,8 +8,8 @@ refuses unknown names, wrong types and bad values with one clear ParameterError.
 from __future__ import annotations
 
 import difflib
-import types
 from collections.abc import Callable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,10 @@ EXAMPLE_DATA = ROOT / "data" / "examples" / "caseload.csv"
 EXAMPLE_CONFIG = ROOT / "data" / "examples" / "workbook.yml"
 # Names IPython and papermill put in a kernel's namespace besides the parameters.
 KERNEL_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+# The only kinds of value papermill can inject (it writes parameters as Python literals). Other
+# objects in the namespace, such as the `result` of an earlier run of the notebook's cell, are
+# the notebook's own variables, not parameters.
+PARAMETER_TYPES = (str, int, float, bool, list, dict, tuple, type(None))
 
 
 def text(name: str, value: Any) -> str | None:
@@ -39,7 +43,23 @@ def month(name: str, value: Any) -> str | None:
     if value is not None:
         from workbook.periods import parse_month
 
-        parse_month(value)
+        try:
+            parse_month(value)
+        except ParameterError:
+            raise ParameterError(f"parameter {name}: expected a month YYYY-MM, e.g. 2026-10; "
+                                 f"got {value!r}") from None
+    return value
+
+
+def iso_date(name: str, value: Any) -> str | None:
+    """A date as YYYY-MM-DD, or None."""
+    value = text(name, value)
+    if value is not None:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ParameterError(f"parameter {name}: expected a date YYYY-MM-DD, e.g. "
+                                 f"2026-10-05; got {value!r}") from None
     return value
 
 
@@ -101,5 +121,6 @@ def check_parameters(namespace: Mapping[str, Any],
 
 
 def _is_user_name(name: str, value: Any) -> bool:
+    """Could papermill have injected this name? Modules, functions and results cannot be."""
     return not (name.startswith("_") or name in KERNEL_NAMES
-                or isinstance(value, types.ModuleType | types.FunctionType | type))
+                or not isinstance(value, PARAMETER_TYPES))
