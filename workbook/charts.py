@@ -88,7 +88,8 @@ def chart_sign_trend(
         x=_date_x(), y=y, text="client_id:N")
     layers = [*_concern_band(config, data), lines, points, labels]
     if ruptures is not None:
-        layers.append(_rupture_marks(ruptures, (sign, rater, clients, start, end), y, data))
+        marks = _rupture_marks(ruptures, (sign, rater, clients, start, end), y, data)
+        layers += [marks] if marks is not None else []
     return _finish(alt.layer(*layers), data, info.label)
 
 
@@ -131,9 +132,12 @@ def chart_sign_caseload(
                        align="left", dx=5, fontSize=10, color=info.colour).encode(
                        x=_date_x(), y=y, text="client_id:N")]
     if ruptures is not None:
-        layers.append(_rupture_marks(ruptures, (sign, rater, None, start, end), y, data))
-    return _finish(alt.layer(*layers), data, info.label,
-                   "Band: middle half of the caseload; dashed: median; lines: clients to look at")
+        marks = _rupture_marks(ruptures, (sign, rater, None, start, end), y, data)
+        layers += [marks] if marks is not None else []
+    chart = _finish(alt.layer(*layers), data, info.label,
+                    "Band: middle half of the caseload; dashed: median; lines: clients to look at")
+    # print: a tick a week and no vertical grid (fewer marks to draw in a PDF)
+    return chart.configure_axisX(grid=False, tickCount={"interval": "week", "step": 1})
 
 
 def chart_caseload_heatmap(latest: pd.DataFrame, *, config: Config) -> ChartLike:
@@ -365,13 +369,17 @@ def _concern_band(config: Config, data: _Data) -> list[alt.Chart]:
     return [rect, text]
 
 
-def _rupture_marks(ruptures: pd.DataFrame, where: tuple, y: alt.Y, data: _Data) -> alt.Chart:
+def _rupture_marks(ruptures: pd.DataFrame, where: tuple, y: alt.Y,
+                   data: _Data) -> alt.Chart | None:
     """Possible-rupture markers at (start_date, score): shape and fill tell the status.
-    `where` is (sign, rater, clients, start, end)."""
+    `where` is (sign, rater, clients, start, end). None when there is nothing to mark (an
+    empty layer would only add an empty legend and an empty date extent)."""
     sign, rater, clients, start, end = where
     rows = _select(ruptures, clients, start, end, date_col="start_date")
     rows = rows.loc[(rows["sign"] == sign) & (rows["rater"] == rater),
                     ["client_id", "start_date", "score", "status"]]
+    if rows.empty:
+        return None
     rows = rows.assign(status=rows["status"].map(RUPTURE_STATUS)).rename(
         columns={"start_date": "session_date"})
     domain = list(RUPTURE_STATUS.values())
