@@ -72,7 +72,7 @@ def test_client_change_does_not_rebuild(panel, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("rebuilt")
 
-    monkeypatch.setattr(widgets, "build_charts", fail)
+    monkeypatch.setattr(widgets, "build_specs", fail)
     panel.clients.value = ("C1", "C4")
     assert clients_in(panel.views["trust_safety"]) == {"C1", "C4"}
 

@@ -32,11 +32,11 @@ reports (inline SVG through `workbook.render_svg`). A chart is data: tests inspe
 
 from __future__ import annotations
 
-import hashlib
 import json
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -44,6 +44,7 @@ import pandas as pd
 
 from workbook.config import Config
 from workbook.measures import Measure
+from workbook.render_svg import chart_spec
 from workbook.signs import SIGN_COLOURS, SIGN_KEYS, SIGN_LABELS, get_sign
 
 FONT = "DejaVu Sans"
@@ -70,26 +71,51 @@ def chart_sign_trend(
     """One sign's ratings by one rater, a line per client over session dates, with the concern
     band and possible-rupture markers (`ruptures`: client_id, sign, rater, start_date, score,
     status)."""
-    info, data = get_sign(sign), _Data()
+    frames = _trend_frames(ratings, sign, config, ruptures, (rater, clients, start, end))
+    return _trend_chart(frames, sign, config, rater)
+
+
+def spec_sign_trend(
+    ratings: pd.DataFrame, sign: str, *, config: Config, ruptures: pd.DataFrame | None = None,
+    clients: Iterable[str] | None = None, rater: str = "client", start: DateLike = None,
+    end: DateLike = None,
+) -> dict[str, Any]:
+    """`chart_sign_trend` as a Vega-Lite spec dict, fast (see `_cached_spec`)."""
+    frames = _trend_frames(ratings, sign, config, ruptures, (rater, clients, start, end))
+    return _cached_spec(("trend", sign, rater, _config_key(config), len(frames)), frames,
+                        lambda f: _trend_chart(f, sign, config, rater))
+
+
+def _trend_frames(ratings: pd.DataFrame, sign: str, config: Config,
+                  ruptures: pd.DataFrame | None, where: tuple) -> list[pd.DataFrame]:
+    """Concern band, ratings, last rating per client, and rupture markers if any."""
+    rater, clients, start, end = where
     rows = _select(ratings, clients, start, end)
     rows = rows.loc[(rows["rater"] == rater) & rows[sign].notna(),
                     ["client_id", "session_date", "rater", sign]].rename(columns={sign: "score"})
     rows = rows.sort_values(["client_id", "session_date"], kind="stable")
+    frames = [_band_frame(config), rows, rows.drop_duplicates("client_id", keep="last")]
+    marks = _rupture_rows(ruptures, (sign, rater, clients, start, end))
+    return frames + ([marks] if marks is not None else [])
+
+
+def _trend_chart(frames: list[pd.DataFrame], sign: str, config: Config,
+                 rater: str) -> ChartLike:
+    info, data = get_sign(sign), _Data()
+    band, rows, last = (data.add(f) for f in frames[:3])
     y = _rating_y(config)
     tips = [alt.Tooltip("client_id:N", title="Client"),
             alt.Tooltip("session_date:T", title="Session date", format="%d %b %Y"),
             alt.Tooltip("score:Q", title="Rating"), alt.Tooltip("rater:N", title="Rater")]
-    base = alt.Chart(data.add(rows)).encode(x=_date_x(), y=y, detail="client_id:N")
+    base = alt.Chart(rows).encode(x=_date_x(), y=y, detail="client_id:N")
     lines = base.mark_line(color=info.colour, strokeWidth=1.5, opacity=0.8)
     points = base.mark_point(color=info.colour, filled=True, size=30).encode(tooltip=tips)
-    last = rows.drop_duplicates("client_id", keep="last")
-    labels = alt.Chart(data.add(last)).mark_text(
+    labels = alt.Chart(last).mark_text(
         align="left", dx=5, fontSize=10, color=info.colour).encode(
         x=_date_x(), y=y, text="client_id:N")
-    layers = [*_concern_band(config, data), lines, points, labels]
-    if ruptures is not None:
-        marks = _rupture_marks(ruptures, (sign, rater, clients, start, end), y, data)
-        layers += [marks] if marks is not None else []
+    layers = [*_concern_band(config, band), lines, points, labels]
+    if len(frames) > 3:
+        layers.append(_rupture_layer(data.add(frames[3]), y))
     return _finish(alt.layer(*layers), data, info.label)
 
 
@@ -102,7 +128,28 @@ def chart_sign_caseload(
     week (a band) and its median (a line), with a line per `highlight` client, the concern band
     and possible-rupture markers. Drawing every client is unreadable past a dozen and slow to
     lay out in a PDF; the clients worth a look are drawn, the rest are summarised."""
-    info, data = get_sign(sign), _Data()
+    frames = _caseload_frames(ratings, sign, config, highlight, ruptures, (rater, start, end))
+    return _caseload_chart(frames, sign, config)
+
+
+def spec_sign_caseload(
+    ratings: pd.DataFrame, sign: str, *, config: Config, highlight: Iterable[str] = (),
+    ruptures: pd.DataFrame | None = None, rater: str = "client", start: DateLike = None,
+    end: DateLike = None,
+) -> dict[str, Any]:
+    """`chart_sign_caseload` as a Vega-Lite spec dict, fast (see `_cached_spec`)."""
+    frames = _caseload_frames(ratings, sign, config, highlight, ruptures, (rater, start, end))
+    shape = tuple(f is not None for f in frames)
+    return _cached_spec(("caseload", sign, _config_key(config), shape),
+                        [f for f in frames if f is not None],
+                        lambda f: _caseload_chart(frames, sign, config))
+
+
+def _caseload_frames(ratings: pd.DataFrame, sign: str, config: Config, highlight: Iterable[str],
+                     ruptures: pd.DataFrame | None, where: tuple) -> list[pd.DataFrame | None]:
+    """Concern band, weekly quartiles, highlighted clients and their last ratings, ruptures
+    (None where a layer is left out)."""
+    rater, start, end = where
     rows = _select(ratings, None, start, end)
     rows = rows.loc[(rows["rater"] == rater) & rows[sign].notna(),
                     ["client_id", "session_date", sign]].rename(columns={sign: "score"})
@@ -112,28 +159,35 @@ def chart_sign_caseload(
     spread = rows.groupby(week.rename("session_date"))["score"].quantile(
         [0.25, 0.5, 0.75]).unstack().reset_index()
     spread.columns = ["session_date", "q1", "median", "q3"]
+    chosen = rows[rows["client_id"].isin(list(highlight))].sort_values(
+        ["client_id", "session_date"], kind="stable")
+    last = chosen.drop_duplicates("client_id", keep="last")
+    marks = _rupture_rows(ruptures, (sign, rater, None, start, end))
+    return [_band_frame(config), spread, chosen if len(chosen) else None,
+            last if len(chosen) else None, marks]
+
+
+def _caseload_chart(frames: list[pd.DataFrame | None], sign: str, config: Config) -> ChartLike:
+    info, data = get_sign(sign), _Data()
+    band_data, spread = data.add(frames[0]), data.add(frames[1])
     y = _rating_y(config)
-    band = alt.Chart(data.add(spread)).encode(x=_date_x())
-    layers = [*_concern_band(config, data),
+    band = alt.Chart(spread).encode(x=_date_x())
+    layers = [*_concern_band(config, band_data),
               band.mark_area(color=info.colour, opacity=0.18).encode(
                   y=alt.Y("q1:Q", scale=_rating_scale(config),
                           title=f"Rating ({config.scale.min:g}-{config.scale.max:g})"),
                   y2="q3:Q"),
               band.mark_line(color=info.colour, strokeDash=[5, 3], opacity=0.7).encode(
                   y=alt.Y("median:Q", scale=_rating_scale(config)))]
-    chosen = rows[rows["client_id"].isin(list(highlight))].sort_values(
-        ["client_id", "session_date"], kind="stable")
-    if len(chosen):
-        base = alt.Chart(data.add(chosen)).encode(x=_date_x(), y=y, detail="client_id:N")
-        last = chosen.drop_duplicates("client_id", keep="last")
+    if frames[2] is not None:
+        base = alt.Chart(data.add(frames[2])).encode(x=_date_x(), y=y, detail="client_id:N")
         layers += [base.mark_line(color=info.colour, strokeWidth=1.8),
                    base.mark_point(color=info.colour, filled=True, size=28),
-                   alt.Chart(data.add(last)).mark_text(
+                   alt.Chart(data.add(frames[3])).mark_text(
                        align="left", dx=5, fontSize=10, color=info.colour).encode(
                        x=_date_x(), y=y, text="client_id:N")]
-    if ruptures is not None:
-        marks = _rupture_marks(ruptures, (sign, rater, None, start, end), y, data)
-        layers += [marks] if marks is not None else []
+    if frames[4] is not None:
+        layers.append(_rupture_layer(data.add(frames[4]), y))
     chart = _finish(alt.layer(*layers), data, info.label,
                     "Band: middle half of the caseload; dashed: median; lines: clients to look at")
     # print: a tick a week and no vertical grid (fewer marks to draw in a PDF)
@@ -143,9 +197,23 @@ def chart_sign_caseload(
 def chart_caseload_heatmap(latest: pd.DataFrame, *, config: Config) -> ChartLike:
     """Clients (rows) by the five signs (columns), coloured and labelled by the latest rating
     (`latest`: client_id, sign, latest)."""
+    return _heatmap_chart(_heatmap_rows(latest), config)
+
+
+def spec_caseload_heatmap(latest: pd.DataFrame, *, config: Config) -> dict[str, Any]:
+    """`chart_caseload_heatmap` as a Vega-Lite spec dict, fast (see `_cached_spec`)."""
+    rows = _heatmap_rows(latest)
+    return _cached_spec(("heatmap", _config_key(config)), [rows],
+                        lambda f: _heatmap_chart(f[0], config))
+
+
+def _heatmap_rows(latest: pd.DataFrame) -> pd.DataFrame:
     rows = latest.loc[latest["sign"].isin(SIGN_KEYS) & latest["latest"].notna(),
                       ["client_id", "sign", "latest"]]
-    rows = rows.assign(sign=rows["sign"].map(SIGN_LABELS))
+    return rows.assign(sign=rows["sign"].map(SIGN_LABELS))
+
+
+def _heatmap_chart(rows: pd.DataFrame, config: Config) -> ChartLike:
     lo, hi, data = config.scale.min, config.scale.max, _Data()
     labels = [SIGN_LABELS[k] for k in SIGN_KEYS]
     x = alt.X("sign:N", title=None, sort=labels, scale=alt.Scale(domain=labels),
@@ -172,7 +240,20 @@ def chart_perspective_gap(
 ) -> ChartLike:
     """Mean client and mean therapist rating of the same sessions, per client and sign, as a
     dumbbell (two points joined by a rule), one panel per sign."""
-    rows, data = _gap_means(_select(ratings, clients, start, end)), _Data()
+    return _gap_chart(_gap_means(_select(ratings, clients, start, end)), config)
+
+
+def spec_perspective_gap(
+    ratings: pd.DataFrame, *, config: Config, clients: Iterable[str] | None = None,
+    start: DateLike = None, end: DateLike = None,
+) -> dict[str, Any]:
+    """`chart_perspective_gap` as a Vega-Lite spec dict, fast (see `_cached_spec`)."""
+    rows = _gap_means(_select(ratings, clients, start, end))
+    return _cached_spec(("gap", _config_key(config)), [rows], lambda f: _gap_chart(f[0], config))
+
+
+def _gap_chart(rows: pd.DataFrame, config: Config) -> ChartLike:
+    data = _Data()
     labels = [SIGN_LABELS[k] for k in SIGN_KEYS]
     colour = alt.Color("sign:N", scale=_sign_scale(), legend=None)
     x = alt.X("client_mean:Q", title="Mean rating", scale=_rating_scale(config))
@@ -203,11 +284,28 @@ def chart_attendance(
     end: DateLike = None,
 ) -> ChartLike:
     """A timeline per client, one mark per session, coloured and shaped by attendance."""
+    return _attendance_chart(_attendance_rows(ratings, clients, start, end))
+
+
+def spec_attendance(
+    ratings: pd.DataFrame, *, clients: Iterable[str] | None = None, start: DateLike = None,
+    end: DateLike = None,
+) -> dict[str, Any]:
+    """`chart_attendance` as a Vega-Lite spec dict, fast (see `_cached_spec`)."""
+    rows = _attendance_rows(ratings, clients, start, end)
+    return _cached_spec(("attendance",), [rows], lambda f: _attendance_chart(f[0]))
+
+
+def _attendance_rows(ratings: pd.DataFrame, clients: Iterable[str] | None, start: DateLike,
+                     end: DateLike) -> pd.DataFrame:
     rows = _select(ratings, clients, start, end).sort_values(["client_id", "session_date"],
                                                              kind="stable")
     rows = rows.drop_duplicates(["client_id", "session_date"])[
         ["client_id", "session_date", "session_number", "attendance"]]
-    rows = rows.assign(attendance=rows["attendance"].map(ATTENDANCE_LABELS))
+    return rows.assign(attendance=rows["attendance"].map(ATTENDANCE_LABELS))
+
+
+def _attendance_chart(rows: pd.DataFrame) -> ChartLike:
     domain, data = list(ATTENDANCE_LABELS.values()), _Data()
     chart = alt.Chart(data.add(rows)).mark_point(filled=True, size=60, opacity=1).encode(
         x=_date_x(), y=alt.Y("client_id:N", title="Client", sort="ascending"),
@@ -313,23 +411,62 @@ def _select(ratings: pd.DataFrame, clients: Iterable[str] | None, start: DateLik
 
 
 class _Data:
-    """A chart's inline datasets: each frame becomes JSON-safe records under a content-hash
-    name; layers refer to them by name and `_finish` puts them at the top of the spec."""
+    """A chart's inline datasets: each frame becomes JSON-safe records named by its position
+    ("data-0", "data-1", ...); layers refer to them by name and `_finish` puts them at the top
+    of the spec. Positional names keep a chart's structure independent of its rows, so a spec
+    can be reused with new rows (`_cached_spec`)."""
 
     def __init__(self) -> None:
         self.sets: dict[str, list[dict]] = {}
 
     def add(self, frame: pd.DataFrame) -> alt.NamedData:
-        """Dates as ISO text, NaN as null, numpy scalars as Python ones."""
-        out = frame.reset_index(drop=True)
-        for col in out.columns:
-            if pd.api.types.is_datetime64_any_dtype(out[col]):
-                out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S")
-        records = out.astype(object).where(out.notna(), None).to_dict("records")
-        text = json.dumps(records, sort_keys=True, separators=(",", ":"))
-        name = "data-" + hashlib.sha256(text.encode()).hexdigest()[:32]
-        self.sets[name] = records
+        """Store the frame's records; return the name layers use."""
+        name = f"data-{len(self.sets)}"
+        self.sets[name] = _records(frame)
         return alt.NamedData(name=name)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Dates as ISO text, NaN as null, numpy scalars as Python ones (column by column, which
+    is several times faster than DataFrame.to_dict on a chart's few thousand rows)."""
+    columns = [_json_column(frame[col]) for col in frame.columns]
+    names = [str(col) for col in frame.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _json_column(col: pd.Series) -> list:
+    """A column as JSON-ready values: ISO text for dates, None for missing values."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        text = np.datetime_as_string(col.to_numpy(dtype="datetime64[s]"), unit="s")
+        return [None if t == "NaT" else str(t) for t in text]
+    out = col.tolist()  # numpy scalars become Python ones
+    missing = col.isna().to_numpy()
+    if missing.any():
+        out = [None if m else v for v, m in zip(out, missing, strict=True)]
+    return out
+
+
+_SKELETONS: dict[tuple, dict[str, Any]] = {}
+
+
+def _cached_spec(key: tuple, frames: list[pd.DataFrame],
+                 build: Callable[[list[pd.DataFrame]], ChartLike]) -> dict[str, Any]:
+    """A builder's spec for these frames without building Altair objects again.
+
+    A chart's spec is its structure (marks, encodings, scales, titles: a function of `key`,
+    never of the rows) plus its inline rows. The structure is built once per key with Altair
+    and checked (`chart_spec`); later calls only turn the frames into records. Building the
+    Altair objects costs ~50 ms a chart; this costs a few."""
+    skeleton = _SKELETONS.get(key)
+    if skeleton is None:
+        spec = chart_spec(build(frames))
+        skeleton = {k: v for k, v in spec.items() if k != "datasets"}
+        _SKELETONS[key] = skeleton
+    return {**skeleton, "datasets": {f"data-{i}": _records(f) for i, f in enumerate(frames)}}
+
+
+def _config_key(config: Config) -> str:
+    return config.model_dump_json()
 
 
 def _gap_means(rows: pd.DataFrame) -> pd.DataFrame:
@@ -357,10 +494,14 @@ def _measure_rows(rows: pd.DataFrame, key: str) -> pd.DataFrame:
 # --- layer helpers -----------------------------------------------------------------------------
 
 
-def _concern_band(config: Config, data: _Data) -> list[alt.Chart]:
-    """A grey band from the bottom of the scale up to the concern threshold, labelled."""
-    lo, cut = config.scale.min, config.thresholds.concern_below
-    band = alt.Chart(data.add(pd.DataFrame({"lo": [lo], "hi": [cut]})))
+def _band_frame(config: Config) -> pd.DataFrame:
+    return pd.DataFrame({"lo": [config.scale.min], "hi": [config.thresholds.concern_below]})
+
+
+def _concern_band(config: Config, named: alt.NamedData) -> list[alt.Chart]:
+    """A grey band from the bottom of the scale up to the concern threshold, labelled
+    (`named`: the dataset of `_band_frame`)."""
+    band = alt.Chart(named)
     rect = band.mark_rect(color=CONCERN_GREY, opacity=0.3).encode(
         y=alt.Y("lo:Q", scale=_rating_scale(config)), y2="hi:Q")
     text = band.mark_text(align="left", baseline="top", dx=4, dy=3, color="#555555",
@@ -369,24 +510,29 @@ def _concern_band(config: Config, data: _Data) -> list[alt.Chart]:
     return [rect, text]
 
 
-def _rupture_marks(ruptures: pd.DataFrame, where: tuple, y: alt.Y,
-                   data: _Data) -> alt.Chart | None:
-    """Possible-rupture markers at (start_date, score): shape and fill tell the status.
-    `where` is (sign, rater, clients, start, end). None when there is nothing to mark (an
-    empty layer would only add an empty legend and an empty date extent)."""
+def _rupture_rows(ruptures: pd.DataFrame | None, where: tuple) -> pd.DataFrame | None:
+    """Possible-rupture markers at (start_date, score), or None when there is nothing to mark
+    (an empty layer would only add an empty legend and an empty date extent).
+    `where` is (sign, rater, clients, start, end)."""
+    if ruptures is None:
+        return None
     sign, rater, clients, start, end = where
     rows = _select(ruptures, clients, start, end, date_col="start_date")
     rows = rows.loc[(rows["sign"] == sign) & (rows["rater"] == rater),
                     ["client_id", "start_date", "score", "status"]]
     if rows.empty:
         return None
-    rows = rows.assign(status=rows["status"].map(RUPTURE_STATUS)).rename(
+    return rows.assign(status=rows["status"].map(RUPTURE_STATUS)).rename(
         columns={"start_date": "session_date"})
+
+
+def _rupture_layer(named: alt.NamedData, y: alt.Y) -> alt.Chart:
+    """Shape and fill tell a possible rupture's status."""
     domain = list(RUPTURE_STATUS.values())
     shapes = alt.Scale(domain=domain, range=["circle", "triangle-down", "diamond"])
     fills = alt.Scale(domain=domain, range=["white", "black", "#999999"])
-    return alt.Chart(data.add(rows)).mark_point(size=140, strokeWidth=1.5, stroke="black",
-                                               opacity=1).encode(
+    return alt.Chart(named).mark_point(size=140, strokeWidth=1.5, stroke="black",
+                                       opacity=1).encode(
         x=_date_x(), y=y,
         shape=alt.Shape("status:N", title="Possible rupture", scale=shapes),
         fill=alt.Fill("status:N", title="Possible rupture", scale=fills),

@@ -11,7 +11,7 @@ import math
 import pandas as pd
 
 from workbook.analysis import Analysis, describe_rules
-from workbook.charts import chart_attendance, chart_sign_caseload, chart_sign_months
+from workbook.charts import chart_sign_months, spec_attendance, spec_sign_caseload
 from workbook.clinic import outcome_table, sign_table, summarise_sign_months, therapist_table
 from workbook.flags import REASON_TITLES
 from workbook.render_svg import chart_to_svg
@@ -84,9 +84,10 @@ def therapist_context(analysis: Analysis, therapist_id: str) -> dict:
     ctx["gaps"] = [{"Client": r.client_id, "Paired ratings": r.n_pairs,
                     "Mean gap (therapist − client)": signed(r.mean_gap)}
                    for r in analysis.client_gaps[analysis.client_gaps["flagged"]].itertuples()]
-    ctx["attendance_svg"] = chart_to_svg(chart_attendance(
-        analysis.ratings, start=analysis.period.start, end=analysis.period.end
-    ).properties(height=12 * len(analysis.attendance) + 20))
+    attendance = spec_attendance(analysis.ratings, start=analysis.period.start,
+                                 end=analysis.period.end)
+    attendance["height"] = 12 * len(analysis.attendance) + 20
+    ctx["attendance_svg"] = chart_to_svg(attendance)
     ctx["attendance"] = _attendance_rows(analysis.attendance)
     ctx["outcomes"] = _outcome_rows(analysis.outcomes)
     ctx["completeness"] = _completeness_rows(analysis.completeness)
@@ -100,11 +101,11 @@ def _sign_section(analysis: Analysis, sign) -> dict:
                          & (analysis.signs["rater"] == "client")
                          & (analysis.signs["concern_n"] > 0)]
     ruptured = analysis.ruptures.loc[analysis.ruptures["sign"] == sign.key, "client_id"]
-    chart = chart_sign_caseload(
+    chart = spec_sign_caseload(
         analysis.ratings, sign.key, config=analysis.config,
         highlight=sorted(set(own["client_id"]) | set(ruptured)), ruptures=analysis.ruptures,
-        start=analysis.period.start, end=analysis.period.end,
-    ).properties(height=REPORT_CHART_HEIGHT)
+        start=analysis.period.start, end=analysis.period.end)
+    chart["height"] = REPORT_CHART_HEIGHT
     rows = [{"Client": r.client_id, "Latest": fmt(r.latest), "Period mean": fmt(r.mean_period),
              "Change": signed(r.change), "Concern ratings": int(r.concern_n)}
             for r in own.sort_values(["concern_n", "client_id"],

@@ -33,6 +33,10 @@ from workbook.charts import (
     chart_caseload_heatmap,
     chart_perspective_gap,
     chart_sign_trend,
+    spec_attendance,
+    spec_caseload_heatmap,
+    spec_perspective_gap,
+    spec_sign_trend,
 )
 from workbook.columns import RATERS
 from workbook.errors import InputFileError, ParameterError
@@ -202,10 +206,29 @@ def latest_scores(rows: pd.DataFrame, signs: Iterable[str] = SIGN_KEYS) -> pd.Da
     return out[["client_id", "sign", "latest"]].reset_index(drop=True)
 
 
+_CHART_BUILDERS = {"sign": chart_sign_trend, "heatmap": chart_caseload_heatmap,
+                   "gap": chart_perspective_gap, "attendance": chart_attendance}
+_SPEC_BUILDERS = {"sign": spec_sign_trend, "heatmap": spec_caseload_heatmap,
+                  "gap": spec_perspective_gap, "attendance": spec_attendance}
+
+
 def build_charts(analysis: Analysis, state: FilterState,
                  keys: Iterable[str] | None = None) -> dict[str, ChartLike]:
     """The charts for a filter state, by key: one per shown sign, then heatmap, gap and
     attendance. `keys` limits which are built (e.g. only those a filter change affects)."""
+    return _build(analysis, state, keys, _CHART_BUILDERS)
+
+
+def build_specs(analysis: Analysis, state: FilterState,
+                keys: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """What `build_charts` builds, as Vega-Lite spec dicts, fast: each view's structure is
+    built with Altair once and reused with new rows (the spec_* builders of workbook.charts),
+    so a filter change recomputes only the charts' data."""
+    return _build(analysis, state, keys, _SPEC_BUILDERS)
+
+
+def _build(analysis: Analysis, state: FilterState, keys: Iterable[str] | None,
+           builders: Mapping[str, Any]) -> dict[str, Any]:
     wanted = [k for k in CHART_KEYS if (keys is None or k in set(keys))
               and (k not in SIGN_KEYS or k in state.signs)]
     own = filter_ratings(analysis.ratings, therapist_id=state.therapist_id,
@@ -213,19 +236,19 @@ def build_charts(analysis: Analysis, state: FilterState,
     ruptures = filter_ratings(analysis.ruptures, therapist_id=state.therapist_id,
                               clients=state.clients, date_col="start_date")
     span = {"start": state.start, "end": state.end}
-    charts: dict[str, ChartLike] = {}
+    built: dict[str, Any] = {}
     for key in wanted:
         if key in SIGN_KEYS:
-            charts[key] = chart_sign_trend(own, key, config=analysis.config, ruptures=ruptures,
-                                           rater=state.rater, **span)
+            built[key] = builders["sign"](own, key, config=analysis.config, ruptures=ruptures,
+                                          rater=state.rater, **span)
         elif key == "heatmap":
             rows = filter_ratings(own, rater=state.rater, **span)
-            charts[key] = chart_caseload_heatmap(latest_scores(rows), config=analysis.config)
+            built[key] = builders["heatmap"](latest_scores(rows), config=analysis.config)
         elif key == "gap":
-            charts[key] = chart_perspective_gap(own, config=analysis.config, **span)
+            built[key] = builders["gap"](own, config=analysis.config, **span)
         else:
-            charts[key] = chart_attendance(own, **span)
-    return charts
+            built[key] = builders["attendance"](own, **span)
+    return built
 
 
 def restrict_spec(spec: dict[str, Any], clients: Iterable[str] | None) -> dict[str, Any]:

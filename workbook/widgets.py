@@ -33,7 +33,7 @@ from workbook.analysis import Analysis
 from workbook.filters import (
     CHART_KEYS,
     FilterState,
-    build_charts,
+    build_specs,
     chart_inputs,
     default_state,
     discussion_table,
@@ -71,7 +71,12 @@ class OfflineChart(alt.JupyterChart):
 
     @traitlets.observe("chart")
     def _on_change_chart(self, change: Any) -> None:
-        self._full_spec = None if change.new is None else chart_spec(change.new)
+        self.show_spec(None if change.new is None else chart_spec(change.new))
+
+    def show_spec(self, spec: dict[str, Any] | None) -> None:
+        """Show a Vega-Lite spec (as `chart_spec` or the spec_* builders make it) for all of
+        a therapist's clients; `clients` still picks those shown."""
+        self._full_spec = spec
         with self.hold_sync():
             self._selection_types = {}
             self._vl_selections = {}
@@ -165,9 +170,9 @@ class CaseloadPanel:
         self.state = self.read_state()
         stale = stale_charts(self._built, self.state)
         everyone = replace(self.state, clients=None)
-        charts = build_charts(self.analysis, everyone, stale) if stale else {}
-        for key, chart in charts.items():
-            self.views[key].chart = chart
+        specs = build_specs(self.analysis, everyone, stale) if stale else {}
+        for key, spec in specs.items():
+            self.views[key].show_spec(spec)
             self._built[key] = chart_inputs(key, self.state)
         for key, view in self.views.items():
             shown = key not in SIGN_KEYS or key in self.state.signs
