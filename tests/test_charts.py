@@ -288,3 +288,50 @@ def test_every_builder_renders_to_svg():
                   chart_outcome(ratings, "phq9", config=CONFIG),
                   chart_sign_summary(summary, config=CONFIG)):
         assert chart_to_svg(chart).startswith("<svg ")
+
+
+# --- spec_* builders: the same spec as the Altair builders, without rebuilding Altair objects
+
+
+def _spec_pairs(ratings, ruptures):
+    config = Config()
+    from workbook import charts as C
+
+    return [
+        (C.chart_sign_trend(ratings, "trust_safety", config=config, ruptures=ruptures),
+         lambda: C.spec_sign_trend(ratings, "trust_safety", config=config, ruptures=ruptures)),
+        (C.chart_sign_caseload(ratings, "trust_safety", config=config, highlight=["C001"],
+                               ruptures=ruptures),
+         lambda: C.spec_sign_caseload(ratings, "trust_safety", config=config,
+                                      highlight=["C001"], ruptures=ruptures)),
+        (C.chart_perspective_gap(ratings, config=config),
+         lambda: C.spec_perspective_gap(ratings, config=config)),
+        (C.chart_attendance(ratings), lambda: C.spec_attendance(ratings)),
+    ]
+
+
+@pytest.mark.parametrize("n_clients", [2, 4])
+def test_spec_builders_equal_the_chart_builders(n_clients):
+    ratings = _ratings(n_clients=n_clients)
+    for chart, spec in _spec_pairs(ratings, _ruptures()):
+        assert spec() == chart_spec(chart)
+
+
+def test_spec_builders_reuse_the_structure(monkeypatch):
+    from workbook import charts as C
+
+    config = Config()
+    first = C.spec_sign_trend(_ratings(n_clients=2), "empathy_understanding", config=config,
+                              rater="therapist")
+
+    def fail(*args, **kwargs):
+        raise AssertionError("Altair objects built again")
+
+    monkeypatch.setattr(C, "_trend_chart", fail)
+    again = C.spec_sign_trend(_ratings(n_clients=3), "empathy_understanding", config=config,
+                              rater="therapist")
+    assert {k: v for k, v in again.items() if k != "datasets"} == {
+        k: v for k, v in first.items() if k != "datasets"}
+    clients = {r["client_id"] for rows in again["datasets"].values() for r in rows
+               if "client_id" in r}
+    assert len(clients) == 3
