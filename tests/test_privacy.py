@@ -23,6 +23,7 @@ from workbook.example_data import generate_clinic, write_clinic
 from workbook.ingest import load_ratings
 from workbook.periods import parse_month
 from workbook.report import describe_source
+from workbook.signs import SIGN_KEYS
 
 MONTH = "2026-10"
 OCTOBER = pd.Timestamp("2026-10-01")
@@ -164,6 +165,12 @@ def hostile(tmp_path_factory, render):
         {"CANARY-A1": HOSTILE_SCRIPT, "CANARY-A3": HOSTILE_ATTR, "CANARY-A4": HOSTILE_TEMPLATE})
     frame["therapist_id"] = frame["therapist_id"].replace({"T02": HOSTILE_THERAPIST})
     frame.loc[frame["note"] == NOTE_A, "note"] = HOSTILE_NOTE
+    # a missed last session puts each hostile client in the attendance table too
+    for code in (HOSTILE_SCRIPT, HOSTILE_ATTR, HOSTILE_TEMPLATE):
+        last = frame.loc[frame["client_id"] == code, "session_date"].max()
+        rows = (frame["client_id"] == code) & (frame["session_date"] == last)
+        frame.loc[rows, "attendance"] = "no_show"
+        frame.loc[rows, list(SIGN_KEYS)] = None
     clinic = build(tmp_path_factory.mktemp("hostile"), frame,
                    {"privacy": {"id_pattern": ".+", "include_notes": True}})
     seen = set(clinic.analysis.clients)

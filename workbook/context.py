@@ -89,6 +89,7 @@ def therapist_context(analysis: Analysis, therapist_id: str) -> dict:
     attendance["height"] = 12 * len(analysis.attendance) + 20
     ctx["attendance_svg"] = chart_to_svg(attendance)
     ctx["attendance"] = _attendance_rows(analysis.attendance)
+    ctx["attended_all"] = len(analysis.attendance) - len(ctx["attendance"])
     ctx["outcomes"] = _outcome_rows(analysis.outcomes)
     ctx["completeness"] = _completeness_rows(analysis.completeness)
     ctx["completeness_share"] = headline_figures(analysis)[3][1]
@@ -124,6 +125,9 @@ def _rupture_rows(ruptures: pd.DataFrame) -> list[dict]:
 
 
 def _attendance_rows(attendance: pd.DataFrame) -> list[dict]:
+    """Clients who missed a session or are at dropout risk (the chart shows everyone)."""
+    attendance = attendance[(attendance["attended"] < attendance["sessions"])
+                            | attendance["dropout_risk"]]
     return [{"Client": r.client_id, "Sessions": int(r.sessions), "Attended": int(r.attended),
              "Cancelled": int(r.cancelled), "No-shows": int(r.no_show),
              "Median days between": fmt(r.gap_median_days, 0),
