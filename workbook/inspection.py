@@ -44,5 +44,6 @@ def format_description(desc: dict[str, object], source: str) -> str:
 
 
 def _share(value: object) -> str:
-    """A share as a whole percentage, or 'n/a' when there was nothing to divide by."""
-    return "n/a" if value != value else f"{value:.0%}"
+    """A share as a percentage to one decimal (99.6%, not a rounded-up 100%), or 'n/a' when
+    there was nothing to divide by."""
+    return "n/a" if value != value else f"{value:.1%}"
