@@ -171,3 +171,25 @@ def test_run_notebook_raises_the_package_error_and_keeps_the_record(tmp_path, mo
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.output_type == "error"]
     assert errors and errors[0].ename == "ParameterError"
+
+
+def test_report_supervision_since_the_last_meeting(tmp_path, capsys):
+    from workbook.cli import main
+
+    assert main(["report", "supervision", "--therapist", "T03", "--since", "2026-10-10",
+                 "--out", str(tmp_path)]) == 0
+    folder = tmp_path / "2026-10-10_2026-10-30"  # the latest session is on 2026-10-30
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "supervision-T03.html", "supervision-T03.pdf", "supervision_brief-T03.ipynb"]
+    pages = pypdf.PdfReader(folder / "supervision-T03.pdf").pages
+    text = "".join(page.extract_text() for page in pages)
+    assert "2026-10-10" in text and "2026-10-30" in text
+
+
+def test_since_is_only_for_supervision_briefs(tmp_path, capsys):
+    from workbook.cli import main
+
+    assert main(["report", "therapist", "--therapist", "T03", "--since", "2026-10-10",
+                 "--out", str(tmp_path)]) == 6
+    assert "--since is for supervision briefs" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

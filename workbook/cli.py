@@ -111,6 +111,8 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     _add_run_options(cmd, "pdf,html")
     cmd.add_argument("--therapist", help="therapist (supervisee) ID")
     cmd.add_argument("--supervisor", help="supervisor ID: a report for each of their supervisees")
+    cmd.add_argument("--since", help="supervision briefs: YYYY-MM-DD of the last meeting; the "
+                                     "brief covers the sessions since then (instead of --month)")
 
 
 def _add_monthly(sub: argparse._SubParsersAction) -> None:
@@ -129,7 +131,8 @@ def run_report(args: argparse.Namespace) -> int:
     folder, base = setup["folder"], setup["params"]
     if args.kind == "supervision":
         for therapist in therapists:
-            params = {**base, "therapist_id": therapist, "month": setup["month"]}
+            params = {**base, "therapist_id": therapist, "month": setup["month"],
+                      "since": setup["since"]}
             record = folder / f"supervision_brief-{therapist}.ipynb"
             run_notebook("supervision_brief", params, record)
     else:
@@ -163,19 +166,25 @@ def _prepare_run(args: argparse.Namespace) -> dict:
     from workbook.config import load_config
     from workbook.ingest import load_ratings
     from workbook.parameterize import formats
-    from workbook.periods import latest_complete_month, parse_month
+    from workbook.periods import latest_complete_month, parse_month, parse_period
 
     config = load_config(args.config)
     ratings = load_ratings(args.data, config)
-    period = parse_month(args.month) if args.month else latest_complete_month(ratings)
-    month = f"{period.start:%Y-%m}"
+    since = getattr(args, "since", None)
+    if since and (args.month or args.kind != "supervision"):
+        raise ParameterError("--since is for supervision briefs, instead of --month")
+    if since:
+        period = parse_period(since, ratings["session_date"].max().date())
+    else:
+        period = parse_month(args.month) if args.month else latest_complete_month(ratings)
+    month = None if since else f"{period.start:%Y-%m}"
     params = {"data": str(args.data.resolve()),
               "config": str(args.config.resolve()) if args.config else None,
               "out_dir": str(args.out.resolve()),
               "formats": ",".join(formats("--format", args.formats))}
     in_month = ratings[ratings["session_date"].between(period.start, period.end)]
-    return {"params": params, "month": month, "folder": args.out.resolve() / month,
-            "ratings": in_month}
+    return {"params": params, "month": month, "since": since,
+            "folder": args.out.resolve() / period.slug, "ratings": in_month}
 
 
 def _chosen_therapists(args: argparse.Namespace, setup: dict) -> list[str]:

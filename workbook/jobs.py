@@ -60,7 +60,7 @@ def run_supervision_brief(namespace: dict[str, Any]) -> pd.DataFrame:
                              f"{period.label}; therapists: {', '.join(analysis.therapists)}")
     html = render_report("supervision", analysis, therapist_id=therapist,
                          provenance=describe_source(p["data"], p["config"]))
-    folder = Path(p["out_dir"] or "reports") / _folder_name(period)
+    folder = Path(p["out_dir"] or "reports") / period.slug
     folder.mkdir(parents=True, exist_ok=True)
     paths = write_report(html, folder / f"supervision-{therapist}", p["formats"])
     for path in paths:
@@ -75,12 +75,6 @@ def _brief_period(ratings: pd.DataFrame, month: str | None, since: str | None) -
     if since is not None:
         return parse_period(since, ratings["session_date"].max().date())
     return parse_month(month) if month else latest_complete_month(ratings)
-
-
-def _folder_name(period: Period) -> str:
-    if period.is_month:
-        return f"{period.start:%Y-%m}"
-    return f"{period.start:%Y-%m-%d}_{period.end:%Y-%m-%d}"
 
 
 def _first(therapists: list[str]) -> str:

@@ -30,6 +30,13 @@ class Period:
             return self.start.strftime("%B %Y")
         return f"{self.start.date()} to {self.end.date()}"
 
+    @property
+    def slug(self) -> str:
+        """A folder name: '2026-10' for a month, else '2026-10-05_2026-10-30'."""
+        if self.is_month:
+            return f"{self.start:%Y-%m}"
+        return f"{self.start:%Y-%m-%d}_{self.end:%Y-%m-%d}"
+
     def previous(self) -> Period:
         """The period of the same length just before this one (the previous month for a month)."""
         if self.is_month:
