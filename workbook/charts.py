@@ -396,18 +396,30 @@ def chart_sign_months(months: pd.DataFrame, *, config: Config) -> ChartLike:
 # --- data helpers ------------------------------------------------------------------------------
 
 
-def _select(ratings: pd.DataFrame, clients: Iterable[str] | None, start: DateLike,
-            end: DateLike, date_col: str = "session_date") -> pd.DataFrame:
-    """Rows of the chosen clients with dates in start..end (inclusive, whole days)."""
+def select_rows(ratings: pd.DataFrame, *, therapist_id: str | None = None,
+                clients: Iterable[str] | None = None, rater: str | None = None,
+                start: DateLike = None, end: DateLike = None,
+                date_col: str = "session_date") -> pd.DataFrame:
+    """Rows of one therapist, of these clients, by this rater, dated start..end (inclusive,
+    whole days). None leaves that filter open; an empty `clients` keeps no row."""
     mask = np.ones(len(ratings), dtype=bool)
+    if therapist_id is not None:
+        mask &= (ratings["therapist_id"] == therapist_id).to_numpy()
     if clients is not None:
         mask &= ratings["client_id"].isin(list(clients)).to_numpy()
+    if rater is not None:
+        mask &= (ratings["rater"] == rater).to_numpy()
     day = ratings[date_col].dt.normalize()
     if start is not None:
         mask &= (day >= pd.Timestamp(start).normalize()).to_numpy()
     if end is not None:
         mask &= (day <= pd.Timestamp(end).normalize()).to_numpy()
     return ratings.loc[mask]
+
+
+def _select(ratings: pd.DataFrame, clients: Iterable[str] | None, start: DateLike,
+            end: DateLike, date_col: str = "session_date") -> pd.DataFrame:
+    return select_rows(ratings, clients=clients, start=start, end=end, date_col=date_col)
 
 
 class _Data:

@@ -22,7 +22,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from workbook import parameterize as P
@@ -33,6 +32,7 @@ from workbook.charts import (
     chart_caseload_heatmap,
     chart_perspective_gap,
     chart_sign_trend,
+    select_rows,
     spec_attendance,
     spec_caseload_heatmap,
     spec_perspective_gap,
@@ -175,25 +175,8 @@ def default_state(analysis: Analysis, therapist_id: str | None = None) -> Filter
 # --- filtering and chart data ------------------------------------------------------------------
 
 
-def filter_ratings(ratings: pd.DataFrame, *, therapist_id: str | None = None,
-                   clients: Iterable[str] | None = None, rater: str | None = None,
-                   start: DateLike = None, end: DateLike = None,
-                   date_col: str = "session_date") -> pd.DataFrame:
-    """Rows of one therapist, of these clients, by this rater, dated start..end (inclusive,
-    whole days). None leaves that filter open; an empty `clients` keeps no row."""
-    mask = np.ones(len(ratings), dtype=bool)
-    if therapist_id is not None:
-        mask &= (ratings["therapist_id"] == therapist_id).to_numpy()
-    if clients is not None:
-        mask &= ratings["client_id"].isin(list(clients)).to_numpy()
-    if rater is not None:
-        mask &= (ratings["rater"] == rater).to_numpy()
-    day = ratings[date_col].dt.normalize()
-    if start is not None:
-        mask &= (day >= pd.Timestamp(start).normalize()).to_numpy()
-    if end is not None:
-        mask &= (day <= pd.Timestamp(end).normalize()).to_numpy()
-    return ratings.loc[mask]
+# Rows of one therapist, of these clients, by this rater, dated start..end (see select_rows).
+filter_ratings = select_rows
 
 
 def latest_scores(rows: pd.DataFrame, signs: Iterable[str] = SIGN_KEYS) -> pd.DataFrame:
