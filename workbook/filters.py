@@ -48,7 +48,6 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 OTHER_CHARTS = ("heatmap", "gap", "attendance")
 CHART_KEYS = (*SIGN_KEYS, *OTHER_CHARTS)
 
-DateLike = str | date | pd.Timestamp | None
 
 
 @dataclass(frozen=True)
