@@ -49,7 +49,6 @@ OTHER_CHARTS = ("heatmap", "gap", "attendance")
 CHART_KEYS = (*SIGN_KEYS, *OTHER_CHARTS)
 
 
-
 @dataclass(frozen=True)
 class ReviewParameters:
     """The caseload review's parameters, checked; paths resolved to existing files."""
