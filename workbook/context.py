@@ -87,6 +87,10 @@ def therapist_context(analysis: Analysis, therapist_id: str) -> dict:
     attendance = spec_attendance(analysis.ratings, start=analysis.period.start,
                                  end=analysis.period.end)
     attendance["height"] = 12 * len(analysis.attendance) + 20
+    # print: a tick a week, no vertical grid (the spec's nested parts are shared: copy them)
+    attendance["config"] = {**attendance["config"], "axisX": {
+        **attendance["config"].get("axisX", {}), "grid": False,
+        "tickCount": {"interval": "week", "step": 1}}}
     ctx["attendance_svg"] = chart_to_svg(attendance)
     ctx["attendance"] = _attendance_rows(analysis.attendance)
     ctx["attended_all"] = len(analysis.attendance) - len(ctx["attendance"])
