@@ -254,11 +254,14 @@ def test_gap_and_deterioration_details_in_the_therapist_report(get):
     head, body = table_with(rep, "Client", "Paired ratings")
     gaps = {row[0]: dict(zip(head, row, strict=True)) for row in body}
     assert gaps[planted("perspective_gap")]["Mean gap (therapist − client)"] == "+3.0"
-    head, body = table_with(rep, "Client", "Measure")
-    phq = [dict(zip(head, r, strict=True)) for r in body
-           if r[0] == planted("reliable_deterioration") and r[1] == "PHQ-9"]
-    assert [(r["First"], r["Latest"], r["Category"], r["On track"]) for r in phq] == [
-        ("12", "21", "deteriorated", "no")]
+    head, body = table_with(rep, "Measure", "Clients")
+    phq = next(dict(zip(head, r, strict=True)) for r in body if r[0] == "PHQ-9")
+    client = planted("reliable_deterioration")
+    assert client in phq["Deteriorated"].split(", ")
+    assert client in phq["Not on track"].split(", ")
+    assert client not in phq["Unchanged"] + phq["Improved"] + phq["Recovered"]
+    reasons = {r[1]: r[2] for r in table_with(rep, "Rank", "Client")[1]}
+    assert "PHQ-9 reliably worse: 12 → 21" in reasons[client]
 
 
 @pytest.mark.parametrize("pattern", ["unrepaired_rupture", "reliable_deterioration"])

@@ -95,6 +95,7 @@ def therapist_context(analysis: Analysis, therapist_id: str) -> dict:
     ctx["attendance"] = _attendance_rows(analysis.attendance)
     ctx["attended_all"] = len(analysis.attendance) - len(ctx["attendance"])
     ctx["outcomes"] = _outcome_rows(analysis.outcomes)
+    ctx["outcome_columns"] = OUTCOME_COLUMNS
     ctx["completeness"] = _completeness_rows(analysis.completeness)
     ctx["completeness_share"] = headline_figures(analysis)[3][1]
     ctx["notes"] = _note_rows(analysis) if analysis.config.privacy.include_notes else []
@@ -140,11 +141,24 @@ def _attendance_rows(attendance: pd.DataFrame) -> list[dict]:
             for r in attendance.sort_values("client_id").itertuples()]
 
 
+OUTCOME_COLUMNS = ["Measure", "Clients", "Recovered", "Improved", "Unchanged", "Deteriorated",
+                   "Harmed", "Not on track"]
+
+
 def _outcome_rows(outcomes: pd.DataFrame) -> list[dict]:
-    return [{"Client": r.client_id, "Measure": r.label, "First": fmt(r.first_score, 0),
-             "Latest": fmt(r.latest_score, 0), "Scores": int(r.n_scores),
-             "Category": r.category or "–", "On track": "no" if r.not_on_track else "yes"}
-            for r in outcomes.itertuples()]
+    """One row per measure: the clients in each outcome category (first vs latest score)."""
+    rows = []
+    for label, part in outcomes.groupby("label", sort=True):
+        row = {"Measure": label, "Clients": str(len(part))}
+        for category in OUTCOME_COLUMNS[2:7]:
+            row[category] = _ids(part.loc[part["category"] == category.lower(), "client_id"])
+        row["Not on track"] = _ids(part.loc[part["not_on_track"].astype(bool), "client_id"])
+        rows.append(row)
+    return rows
+
+
+def _ids(clients: pd.Series) -> str:
+    return ", ".join(sorted(clients)) if len(clients) else "–"
 
 
 def _completeness_rows(completeness: pd.DataFrame) -> list[dict]:
