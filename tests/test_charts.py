@@ -335,3 +335,9 @@ def test_spec_builders_reuse_the_structure(monkeypatch):
     clients = {r["client_id"] for rows in again["datasets"].values() for r in rows
                if "client_id" in r}
     assert len(clients) == 3
+
+
+def test_svg_drops_inert_attributes_and_keeps_accessibility():
+    svg = chart_to_svg(chart_attendance(_ratings()))
+    assert ' class="' not in svg and " pointer-events=" not in svg and ' opacity="1"' not in svg
+    assert ' role="' in svg and " aria-" in svg
