@@ -57,6 +57,10 @@ ATTENDANCE_COLOURS = ("#56B4E9", "#999999", "#000000")  # sky blue, grey, black
 ATTENDANCE_SHAPES = ("circle", "square", "cross")
 
 ChartLike = alt.Chart | alt.LayerChart | alt.FacetChart
+CASELOAD_CHART_KEY = ("In each chart: the shaded band is the middle half of the caseload's "
+                      "client ratings, week by week, and the dashed line their median; a line "
+                      "is drawn for each client with a concern rating or a possible rupture on "
+                      "that sign.")
 DateLike = str | date | pd.Timestamp | None
 
 
@@ -125,9 +129,11 @@ def chart_sign_caseload(
     end: DateLike = None,
 ) -> ChartLike:
     """One sign across a caseload, for print: the middle half of the caseload's ratings week by
-    week (a band) and its median (a line), with a line per `highlight` client, the concern band
-    and possible-rupture markers. Drawing every client is unreadable past a dozen and slow to
-    lay out in a PDF; the clients worth a look are drawn, the rest are summarised."""
+    week (a band) and its median (a dashed line), with a line per `highlight` client, the
+    concern band and possible-rupture markers. Drawing every client is unreadable past a dozen
+    and slow to lay out in a PDF; the clients worth a look are drawn, the rest are summarised.
+    The chart has no subtitle: the report says once what the band, the dashed line and the
+    lines are (CASELOAD_CHART_KEY)."""
     frames = _caseload_frames(ratings, sign, config, highlight, ruptures, (rater, start, end))
     return _caseload_chart(frames, sign, config)
 
@@ -168,30 +174,33 @@ def _caseload_frames(ratings: pd.DataFrame, sign: str, config: Config, highlight
 
 
 def _caseload_chart(frames: list[pd.DataFrame | None], sign: str, config: Config) -> ChartLike:
+    # print: a tick a week, no vertical grid, no title under the dates, and rating ticks at
+    # the scale's ends, its middle and the concern threshold (fewer marks to lay out)
     info, data = get_sign(sign), _Data()
     band_data, spread = data.add(frames[0]), data.add(frames[1])
-    y = _rating_y(config)
-    band = alt.Chart(spread).encode(x=_date_x())
+    ticks = sorted({config.scale.min, (config.scale.min + config.scale.max) / 2,
+                    config.thresholds.concern_below, config.scale.max})
+    x = alt.X("session_date:T", title=None, axis=alt.Axis(
+        format="%-d %b", grid=False, tickCount={"interval": "week", "step": 1}))
+    title = f"Rating ({config.scale.min:g}-{config.scale.max:g})"
+    y = alt.Y("score:Q", title=title, scale=_rating_scale(config), axis=alt.Axis(values=ticks))
+    band = alt.Chart(spread).encode(x=x)
     layers = [*_concern_band(config, band_data),
               band.mark_area(color=info.colour, opacity=0.18).encode(
-                  y=alt.Y("q1:Q", scale=_rating_scale(config),
-                          title=f"Rating ({config.scale.min:g}-{config.scale.max:g})"),
-                  y2="q3:Q"),
+                  y=alt.Y("q1:Q", scale=_rating_scale(config), title=title,
+                          axis=alt.Axis(values=ticks)), y2="q3:Q"),
               band.mark_line(color=info.colour, strokeDash=[5, 3], opacity=0.7).encode(
                   y=alt.Y("median:Q", scale=_rating_scale(config)))]
     if frames[2] is not None:
-        base = alt.Chart(data.add(frames[2])).encode(x=_date_x(), y=y, detail="client_id:N")
+        base = alt.Chart(data.add(frames[2])).encode(x=x, y=y, detail="client_id:N")
         layers += [base.mark_line(color=info.colour, strokeWidth=1.8),
                    base.mark_point(color=info.colour, filled=True, size=28),
                    alt.Chart(data.add(frames[3])).mark_text(
                        align="left", dx=5, fontSize=10, color=info.colour).encode(
-                       x=_date_x(), y=y, text="client_id:N")]
+                       x=x, y=y, text="client_id:N")]
     if frames[4] is not None:
-        layers.append(_rupture_layer(data.add(frames[4]), y))
-    chart = _finish(alt.layer(*layers), data, info.label,
-                    "Band: middle half of the caseload; dashed: median; lines: clients to look at")
-    # print: a tick a week and no vertical grid (fewer marks to draw in a PDF)
-    return chart.configure_axisX(grid=False, tickCount={"interval": "week", "step": 1})
+        layers.append(_rupture_layer(data.add(frames[4]), y, x))
+    return _finish(alt.layer(*layers), data, info.label)
 
 
 def chart_caseload_heatmap(latest: pd.DataFrame, *, config: Config) -> ChartLike:
@@ -538,14 +547,14 @@ def _rupture_rows(ruptures: pd.DataFrame | None, where: tuple) -> pd.DataFrame |
         columns={"start_date": "session_date"})
 
 
-def _rupture_layer(named: alt.NamedData, y: alt.Y) -> alt.Chart:
+def _rupture_layer(named: alt.NamedData, y: alt.Y, x: alt.X | None = None) -> alt.Chart:
     """Shape and fill tell a possible rupture's status."""
     domain = list(RUPTURE_STATUS.values())
     shapes = alt.Scale(domain=domain, range=["circle", "triangle-down", "diamond"])
     fills = alt.Scale(domain=domain, range=["white", "black", "#999999"])
     return alt.Chart(named).mark_point(size=140, strokeWidth=1.5, stroke="black",
                                        opacity=1).encode(
-        x=_date_x(), y=y,
+        x=x or _date_x(), y=y,
         shape=alt.Shape("status:N", title="Possible rupture", scale=shapes),
         fill=alt.Fill("status:N", title="Possible rupture", scale=fills),
         tooltip=[alt.Tooltip("client_id:N", title="Client"),

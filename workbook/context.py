@@ -11,7 +11,12 @@ import math
 import pandas as pd
 
 from workbook.analysis import Analysis, describe_rules
-from workbook.charts import chart_sign_months, spec_attendance, spec_sign_caseload
+from workbook.charts import (
+    CASELOAD_CHART_KEY,
+    chart_sign_months,
+    spec_attendance,
+    spec_sign_caseload,
+)
 from workbook.clinic import outcome_table, sign_table, summarise_sign_months, therapist_table
 from workbook.flags import REASON_TITLES
 from workbook.render_svg import chart_to_svg
@@ -80,6 +85,7 @@ def therapist_context(analysis: Analysis, therapist_id: str) -> dict:
     ctx["discussion"] = [{"Rank": r.rank, "Client": r.client_id, "Reasons": "; ".join(r.reasons)}
                          for r in analysis.discussion.itertuples()]
     ctx["signs"] = [_sign_section(analysis, sign) for sign in SIGNS]
+    ctx["chart_key"] = CASELOAD_CHART_KEY
     ctx["ruptures"] = _rupture_rows(analysis.ruptures)
     ctx["gaps"] = [{"Client": r.client_id, "Paired ratings": r.n_pairs,
                     "Mean gap (therapist − client)": signed(r.mean_gap)}
