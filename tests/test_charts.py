@@ -341,3 +341,20 @@ def test_svg_drops_inert_attributes_and_keeps_accessibility():
     svg = chart_to_svg(chart_attendance(_ratings()))
     assert ' class="' not in svg and " pointer-events=" not in svg and ' opacity="1"' not in svg
     assert ' role="' in svg and " aria-" in svg
+
+
+def test_svg_from_a_reused_vega_compile_equals_a_fresh_conversion():
+    import vl_convert as vlc
+
+    from workbook.charts import spec_attendance, spec_sign_caseload
+    from workbook.render_svg import _clean, vegalite_version
+
+    config = Config()
+    for n_clients in (2, 3, 5):  # the first call compiles, the later ones reuse it
+        ratings = _ratings(n_clients=n_clients)
+        for spec in (spec_attendance(ratings),
+                     spec_sign_caseload(ratings, "trust_safety", config=config,
+                                        highlight=["C001"], ruptures=_ruptures())):
+            fresh = vlc.vegalite_to_svg(spec, vl_version=vegalite_version(),
+                                        allowed_base_urls=[])
+            assert chart_to_svg(spec) == _clean(fresh)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,29 @@ def chart_to_svg(chart: alt.TopLevelMixin | dict[str, Any]) -> str:
     """An Altair chart (or a Vega-Lite spec dict) as an SVG string ready to inline in HTML."""
     register_fonts()
     spec = chart if isinstance(chart, dict) else chart_spec(chart)
-    svg = vlc.vegalite_to_svg(spec, vl_version=vegalite_version(), allowed_base_urls=[])
+    svg = vlc.vega_to_svg(compile_vega(spec), allowed_base_urls=[])
     return _clean(svg)
+
+
+_COMPILED: dict[str, dict[str, Any]] = {}
+
+
+def compile_vega(spec: dict[str, Any]) -> dict[str, Any]:
+    """The Vega spec of a Vega-Lite spec, compiled once per structure.
+
+    Compiling Vega-Lite does not look at inline rows: it turns each top-level dataset into a
+    Vega data entry of the same name holding the rows. So the compiled spec of one structure
+    (everything but `datasets`) is reused, with each named entry given the new rows."""
+    rows = spec.get("datasets") or {}
+    key = json.dumps({k: v for k, v in spec.items() if k != "datasets"}, sort_keys=True)
+    key += "|" + ",".join(rows)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = vlc.vegalite_to_vega(spec, vl_version=vegalite_version())
+        _COMPILED[key] = compiled
+    return {**compiled, "data": [
+        {**entry, "values": rows[entry["name"]]} if "values" in entry
+        and entry.get("name") in rows else entry for entry in compiled.get("data", [])]}
 
 
 # Attributes that do nothing in a static, script-free page: Vega's class names (no stylesheet
