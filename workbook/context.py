@@ -103,7 +103,7 @@ def therapist_context(analysis: Analysis, therapist_id: str) -> dict:
     ctx["outcomes"] = _outcome_rows(analysis.outcomes)
     ctx["outcome_columns"] = OUTCOME_COLUMNS
     ctx["completeness"] = _completeness_rows(analysis.completeness)
-    ctx["completeness_share"] = headline_figures(analysis)[3][1]
+    ctx["completeness_share"] = ctx["figures"][3][1]  # "rated by the client"
     ctx["notes"] = _note_rows(analysis) if analysis.config.privacy.include_notes else []
     return ctx
 
