@@ -23,6 +23,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from workbook.analysis import analyse
+from workbook.config import Config
 from workbook.signs import SIGNS
 
 pytestmark = pytest.mark.browser
@@ -133,7 +135,7 @@ def stop_lab(proc: subprocess.Popen) -> None:
 
 
 def sign_chart(page, label: str):
-    """The chart (vega-embed SVG) whose title is this sign's label."""
+    """The chart (vega-embed SVG) whose title is this label (a sign's, or a measure's)."""
     title = page.locator(".role-title-text text", has_text=label)
     return page.locator(".vega-embed svg.marks").filter(has=title).first
 
@@ -187,11 +189,28 @@ def run_all_cells(page) -> None:
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
 
+def expected_charts() -> tuple[int, list[str]]:
+    """How many charts the example's panel shows, and the outcome charts' titles."""
+    from workbook.filters import OUTCOME_PREFIX, view_keys
+    from workbook.ingest import load_ratings
+    from workbook.periods import latest_complete_month
+
+    ratings = load_ratings(ROOT / "data" / "examples" / "caseload.csv")
+    keys = view_keys(analyse(ratings, None, latest_complete_month(ratings)))
+    measures = Config().all_measures()
+    titles = [measures[k.removeprefix(OUTCOME_PREFIX)].label for k in keys
+              if k.startswith(OUTCOME_PREFIX)]
+    return len(keys), titles
+
+
 def check_charts(page, tmp_path: Path) -> None:
-    """A chart per sign appears; selecting one client changes the sign chart."""
-    for sign in SIGNS:
-        sign_chart(page, sign.label).wait_for(state="attached")
-    assert page.locator(".vega-embed svg.marks").count() == 8
+    """A chart per sign (and per outcome measure) appears; selecting one client changes the
+    sign chart."""
+    count, outcome_titles = expected_charts()
+    assert outcome_titles, "the example clinic has outcome measures"
+    for label in [*(sign.label for sign in SIGNS), *outcome_titles]:
+        sign_chart(page, label).wait_for(state="attached")
+    assert page.locator(".vega-embed svg.marks").count() == count
     select = page.locator(".widget-select-multiple select").first
     labels = select.evaluate("s => [...s.options].map(o => o.value)")
     assert len(labels) >= 2

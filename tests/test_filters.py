@@ -337,3 +337,36 @@ def test_find_input_from_repo_root_and_from_notebooks(tmp_path, monkeypatch):
     assert find_input("mine.csv") == (tmp_path / "mine.csv").resolve()
     assert find_input(EXAMPLE) == EXAMPLE.resolve()
     assert isinstance(find_input(str(EXAMPLE)), Path)
+
+
+# --- outcome trajectories: one view per measure with scores ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def example_review():
+    from workbook.analysis import analyse
+    from workbook.ingest import load_ratings
+    from workbook.periods import parse_month
+
+    ratings = load_ratings(NOTEBOOK_DIR.parent / "data" / "examples" / "caseload.csv")
+    return analyse(ratings, None, parse_month("2026-10"))
+
+
+def test_outcome_views_follow_the_measures_in_the_data(example_review, review):
+    from workbook.filters import view_keys
+
+    assert view_keys(example_review) == (*CHART_KEYS, "outcome:phq9", "outcome:gad7",
+                                         "outcome:ors")
+    assert view_keys(review) == CHART_KEYS  # no outcome scores in that caseload
+
+
+def test_outcome_view_follows_the_filters(example_review):
+    from workbook.filters import build_specs
+
+    state = replace(default_state(example_review, "T01"), clients=("C0009",))
+    spec = build_specs(example_review, state, keys=["outcome:phq9"])["outcome:phq9"]
+    assert spec == chart_spec(build_charts(example_review, state,
+                                           keys=["outcome:phq9"])["outcome:phq9"])
+    scores = [r for rows in spec["datasets"].values() for r in rows if "score" in r]
+    assert {r["client_id"] for r in scores} == {"C0009"}
+    assert all("2026-10-01" <= r["session_date"][:10] <= "2026-10-31" for r in scores)

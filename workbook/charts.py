@@ -336,23 +336,49 @@ def chart_outcome(
 ) -> ChartLike:
     """A measure's scores per client over session dates, with the clinical cutoff as a dashed
     rule and each client's reliable-change band around their first score."""
+    frames = _outcome_frames(ratings, measure_key, config, (clients, start, end))
+    return _outcome_chart(frames, measure_key, config)
+
+
+def spec_outcome(
+    ratings: pd.DataFrame, measure_key: str, *, config: Config,
+    clients: Iterable[str] | None = None, start: DateLike = None, end: DateLike = None,
+) -> dict[str, Any]:
+    """`chart_outcome` as a Vega-Lite spec dict, fast (see `_cached_spec`)."""
+    frames = _outcome_frames(ratings, measure_key, config, (clients, start, end))
+    return _cached_spec(("outcome", measure_key, _config_key(config)), frames,
+                        lambda f: _outcome_chart(f, measure_key, config))
+
+
+def _outcome_frames(ratings: pd.DataFrame, measure_key: str, config: Config,
+                    where: tuple) -> list[pd.DataFrame]:
+    """Reliable-change bands and the cutoff (when the measure has them), scores, last scores."""
+    measure = config.all_measures()[measure_key]
+    rows = _measure_rows(_select(ratings, *where), measure_key)
+    frames = [_change_band_frame(rows, measure)] if measure.reliable_change is not None else []
+    if measure.cutoff is not None:
+        frames.append(pd.DataFrame({"cutoff": [measure.cutoff]}))
+    return frames + [rows, rows.drop_duplicates("client_id", keep="last")]
+
+
+def _outcome_chart(frames: list[pd.DataFrame], measure_key: str, config: Config) -> ChartLike:
     measure, data = config.all_measures()[measure_key], _Data()
-    rows = _measure_rows(_select(ratings, clients, start, end), measure_key)
+    named = [data.add(f) for f in frames]
     y = alt.Y("score:Q", title=f"{measure.label} total ({measure.min:g}-{measure.max:g})",
               scale=alt.Scale(domain=[measure.min, measure.max], nice=False))
     layers = []
     if measure.reliable_change is not None:
-        layers.append(_change_bands(rows, measure, data))
+        layers.append(_change_band_layer(named.pop(0)))
     if measure.cutoff is not None:
-        layers += _cutoff_rule(measure, data)
-    base = alt.Chart(data.add(rows)).encode(x=_date_x(), y=y, detail="client_id:N")
+        layers += _cutoff_layers(named.pop(0), measure)
+    rows, last = named
+    base = alt.Chart(rows).encode(x=_date_x(), y=y, detail="client_id:N")
     tips = [alt.Tooltip("client_id:N", title="Client"),
             alt.Tooltip("session_date:T", title="Session date", format="%d %b %Y"),
             alt.Tooltip("score:Q", title=measure.label)]
-    last = rows.drop_duplicates("client_id", keep="last")
     layers += [base.mark_line(color="#333333", strokeWidth=1.5),
                base.mark_point(color="#333333", filled=True, size=30).encode(tooltip=tips),
-               alt.Chart(data.add(last)).mark_text(align="left", dx=5, fontSize=10).encode(
+               alt.Chart(last).mark_text(align="left", dx=5, fontSize=10).encode(
                    x=_date_x(), y=y, text="client_id:N")]
     return _finish(alt.layer(*layers), data, measure.label, _outcome_subtitle(measure))
 
@@ -563,14 +589,18 @@ def _rupture_layer(named: alt.NamedData, y: alt.Y, x: alt.X | None = None) -> al
                  alt.Tooltip("status:N", title="Possible rupture")])
 
 
-def _change_bands(rows: pd.DataFrame, measure: Measure, data: _Data) -> alt.Chart:
+def _change_band_frame(rows: pd.DataFrame, measure: Measure) -> pd.DataFrame:
     """Per client, first score +/- reliable change over that client's dates, clipped."""
     g = rows.groupby("client_id", sort=True)
     bands = pd.DataFrame({"first": g["score"].first(), "from": g["session_date"].min(),
                           "to": g["session_date"].max()}).reset_index()
     bands["low"] = (bands["first"] - measure.reliable_change).clip(lower=measure.min)
     bands["high"] = (bands["first"] + measure.reliable_change).clip(upper=measure.max)
-    return alt.Chart(data.add(bands)).mark_rect(color="#56B4E9", opacity=0.12).encode(
+    return bands
+
+
+def _change_band_layer(named: alt.NamedData) -> alt.Chart:
+    return alt.Chart(named).mark_rect(color="#56B4E9", opacity=0.12).encode(
         x=alt.X("from:T"), x2="to:T", y=alt.Y("low:Q"), y2="high:Q",
         tooltip=[alt.Tooltip("client_id:N", title="Client"),
                  alt.Tooltip("first:Q", title="First score"),
@@ -578,9 +608,9 @@ def _change_bands(rows: pd.DataFrame, measure: Measure, data: _Data) -> alt.Char
                  alt.Tooltip("high:Q", title="No reliable change to")])
 
 
-def _cutoff_rule(measure: Measure, data: _Data) -> list[alt.Chart]:
+def _cutoff_layers(named: alt.NamedData, measure: Measure) -> list[alt.Chart]:
     """A dashed horizontal rule at the clinical cutoff, labelled at the left."""
-    base = alt.Chart(data.add(pd.DataFrame({"cutoff": [measure.cutoff]})))
+    base = alt.Chart(named)
     rule = base.mark_rule(strokeDash=[6, 4], color="#666666").encode(y="cutoff:Q")
     text = base.mark_text(align="left", baseline="bottom", dx=4, dy=-2, fontSize=10,
                           color="#555555").encode(

@@ -30,11 +30,13 @@ from workbook.charts import (
     ChartLike,
     chart_attendance,
     chart_caseload_heatmap,
+    chart_outcome,
     chart_perspective_gap,
     chart_sign_trend,
     select_rows,
     spec_attendance,
     spec_caseload_heatmap,
+    spec_outcome,
     spec_perspective_gap,
     spec_sign_trend,
 )
@@ -47,6 +49,15 @@ from workbook.signs import SIGN_KEYS
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 OTHER_CHARTS = ("heatmap", "gap", "attendance")
 CHART_KEYS = (*SIGN_KEYS, *OTHER_CHARTS)
+OUTCOME_PREFIX = "outcome:"
+
+
+def view_keys(analysis: Analysis) -> tuple[str, ...]:
+    """The panel's charts: CHART_KEYS, then an outcome trajectory ("outcome:phq9", ...) for
+    each measure with a score in the data."""
+    measures = [k for k in analysis.config.all_measures()
+                if k in analysis.ratings and analysis.ratings[k].notna().any()]
+    return (*CHART_KEYS, *(OUTCOME_PREFIX + k for k in measures))
 
 
 @dataclass(frozen=True)
@@ -188,9 +199,11 @@ def latest_scores(rows: pd.DataFrame, signs: Iterable[str] = SIGN_KEYS) -> pd.Da
 
 
 _CHART_BUILDERS = {"sign": chart_sign_trend, "heatmap": chart_caseload_heatmap,
-                   "gap": chart_perspective_gap, "attendance": chart_attendance}
+                   "gap": chart_perspective_gap, "attendance": chart_attendance,
+                   "outcome": chart_outcome}
 _SPEC_BUILDERS = {"sign": spec_sign_trend, "heatmap": spec_caseload_heatmap,
-                  "gap": spec_perspective_gap, "attendance": spec_attendance}
+                  "gap": spec_perspective_gap, "attendance": spec_attendance,
+                  "outcome": spec_outcome}
 
 
 def build_charts(analysis: Analysis, state: FilterState,
@@ -210,7 +223,7 @@ def build_specs(analysis: Analysis, state: FilterState,
 
 def _build(analysis: Analysis, state: FilterState, keys: Iterable[str] | None,
            builders: Mapping[str, Any]) -> dict[str, Any]:
-    wanted = [k for k in CHART_KEYS if (keys is None or k in set(keys))
+    wanted = [k for k in view_keys(analysis) if (keys is None or k in set(keys))
               and (k not in SIGN_KEYS or k in state.signs)]
     own = filter_ratings(analysis.ratings, therapist_id=state.therapist_id,
                          clients=state.clients)
@@ -227,6 +240,9 @@ def _build(analysis: Analysis, state: FilterState, keys: Iterable[str] | None,
             built[key] = builders["heatmap"](latest_scores(rows), config=analysis.config)
         elif key == "gap":
             built[key] = builders["gap"](own, config=analysis.config, **span)
+        elif key.startswith(OUTCOME_PREFIX):
+            built[key] = builders["outcome"](own, key.removeprefix(OUTCOME_PREFIX),
+                                             config=analysis.config, **span)
         else:
             built[key] = builders["attendance"](own, **span)
     return built
@@ -253,10 +269,11 @@ def chart_inputs(key: str, state: FilterState) -> tuple:
     return (*common, state.rater) if key in (*SIGN_KEYS, "heatmap") else common
 
 
-def stale_charts(built: Mapping[str, tuple], state: FilterState) -> list[str]:
-    """Keys of the shown charts not yet built for this state (`built`: key -> the
+def stale_charts(built: Mapping[str, tuple], state: FilterState,
+                 keys: Iterable[str] = CHART_KEYS) -> list[str]:
+    """Keys (of `keys`) of the shown charts not yet built for this state (`built`: key -> the
     chart_inputs it was last built for). Hidden sign charts are left until shown."""
-    return [k for k in CHART_KEYS if (k not in SIGN_KEYS or k in state.signs)
+    return [k for k in keys if (k not in SIGN_KEYS or k in state.signs)
             and built.get(k) != chart_inputs(k, state)]
 
 

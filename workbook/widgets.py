@@ -31,7 +31,6 @@ import traitlets
 
 from workbook.analysis import Analysis
 from workbook.filters import (
-    CHART_KEYS,
     FilterState,
     build_specs,
     chart_inputs,
@@ -42,6 +41,7 @@ from workbook.filters import (
     list_raters,
     restrict_spec,
     stale_charts,
+    view_keys,
 )
 from workbook.render_svg import chart_spec
 from workbook.signs import SIGN_KEYS, SIGNS
@@ -107,10 +107,11 @@ class CaseloadPanel:
         self._built: dict[str, tuple] = {}
         self._quiet = False
         self._make_controls()
-        self.views = {key: OfflineChart(embed_options=EMBED_OPTIONS) for key in CHART_KEYS}
+        self.keys = view_keys(analysis)
+        self.views = {key: OfflineChart(embed_options=EMBED_OPTIONS) for key in self.keys}
         self.controls = w.VBox([w.HBox([self.therapist, self.rater]), self.dates,
                                 w.HBox([self.clients, self.signs])])
-        self.charts = w.VBox([self.views[key] for key in CHART_KEYS])
+        self.charts = w.VBox([self.views[key] for key in self.keys])
         for control in (self.therapist, self.clients, self.signs, self.rater, self.dates):
             control.observe(self._on_change, names="value")
         self.refresh()
@@ -168,7 +169,7 @@ class CaseloadPanel:
         """Rebuild the charts the current filters change and show or hide the sign charts.
         Returns the keys of the charts rebuilt."""
         self.state = self.read_state()
-        stale = stale_charts(self._built, self.state)
+        stale = stale_charts(self._built, self.state, self.keys)
         everyone = replace(self.state, clients=None)
         specs = build_specs(self.analysis, everyone, stale) if stale else {}
         for key, spec in specs.items():
