@@ -113,16 +113,18 @@ def _describe_inputs(provenance: Provenance, config: str | Path | None, month: s
         "data": {"name": provenance.data_name, "sha256": provenance.data_sha256},
         "config": {"name": provenance.config_name,
                    "sha256": sha256_file(config) if config else None},
+        "rendering_stack": dict(provenance.stack),
     }
 
 
 def _inputs_key(provenance: Provenance, config: str | Path | None, month: str,
                 template_dir: Path | None = None) -> str:
-    """A digest of everything a report depends on: data, config, code version, templates
-    (the project's and the config's own `template_dir`, which override them)."""
+    """A digest of everything a report depends on: data, config, code version, the rendering
+    stack's versions, templates (the project's and the config's own `template_dir`, which
+    override them)."""
     digest = hashlib.sha256()
     parts = [provenance.data_sha256, sha256_file(config) if config else "defaults",
-             __version__, month]
+             __version__, month, *(f"{n}={v}" for n, v in provenance.stack)]
     for folder in (TEMPLATES, template_dir):
         if folder is not None and Path(folder).is_dir():
             for template in sorted(p for p in Path(folder).glob("*") if p.is_file()):

@@ -57,6 +57,10 @@ ATTENDANCE_COLOURS = ("#56B4E9", "#999999", "#000000")  # sky blue, grey, black
 ATTENDANCE_SHAPES = ("circle", "square", "cross")
 
 ChartLike = alt.Chart | alt.LayerChart | alt.FacetChart
+# Dates are calendar days, held as ISO text (UTC midnight to Vega). A UTC time scale, with
+# tooltips formatted in UTC, draws and names them the same in every time zone: a local scale
+# would move ticks with daylight saving and show 30 Sep for 1 Oct west of Greenwich.
+UTC = alt.Scale(type="utc")
 CASELOAD_CHART_KEY = ("In each chart: the shaded band is the middle half of the caseload's "
                       "client ratings, week by week, and the dashed line their median; a line "
                       "is drawn for each client with a concern rating or a possible rupture on "
@@ -109,7 +113,7 @@ def _trend_chart(frames: list[pd.DataFrame], sign: str, config: Config,
     band, rows, last = (data.add(f) for f in frames[:3])
     y = _rating_y(config)
     tips = [alt.Tooltip("client_id:N", title="Client"),
-            alt.Tooltip("session_date:T", title="Session date", format="%d %b %Y"),
+            _date_tip(),
             alt.Tooltip("score:Q", title="Rating"), alt.Tooltip("rater:N", title="Rater")]
     base = alt.Chart(rows).encode(x=_date_x(), y=y, detail="client_id:N")
     lines = base.mark_line(color=info.colour, strokeWidth=1.5, opacity=0.8)
@@ -180,7 +184,7 @@ def _caseload_chart(frames: list[pd.DataFrame | None], sign: str, config: Config
     band_data, spread = data.add(frames[0]), data.add(frames[1])
     ticks = sorted({config.scale.min, (config.scale.min + config.scale.max) / 2,
                     config.thresholds.concern_below, config.scale.max})
-    x = alt.X("session_date:T", title=None, axis=alt.Axis(
+    x = alt.X("session_date:T", title=None, scale=UTC, axis=alt.Axis(
         format="%-d %b", grid=False, tickCount={"interval": "week", "step": 1}))
     title = f"Rating ({config.scale.min:g}-{config.scale.max:g})"
     y = alt.Y("score:Q", title=title, scale=_rating_scale(config), axis=alt.Axis(values=ticks))
@@ -323,7 +327,7 @@ def _attendance_chart(rows: pd.DataFrame) -> ChartLike:
         shape=alt.Shape("attendance:N", title="Attendance",
                         scale=alt.Scale(domain=domain, range=list(ATTENDANCE_SHAPES))),
         tooltip=[alt.Tooltip("client_id:N", title="Client"),
-                 alt.Tooltip("session_date:T", title="Session date", format="%d %b %Y"),
+                 _date_tip(),
                  alt.Tooltip("session_number:Q", title="Session"),
                  alt.Tooltip("attendance:N", title="Attendance")],
     ).properties(width=WIDTH, height=alt.Step(18))
@@ -374,7 +378,7 @@ def _outcome_chart(frames: list[pd.DataFrame], measure_key: str, config: Config)
     rows, last = named
     base = alt.Chart(rows).encode(x=_date_x(), y=y, detail="client_id:N")
     tips = [alt.Tooltip("client_id:N", title="Client"),
-            alt.Tooltip("session_date:T", title="Session date", format="%d %b %Y"),
+            _date_tip(),
             alt.Tooltip("score:Q", title=measure.label)]
     layers += [base.mark_line(color="#333333", strokeWidth=1.5),
                base.mark_point(color="#333333", filled=True, size=30).encode(tooltip=tips),
@@ -413,14 +417,15 @@ def chart_sign_months(months: pd.DataFrame, *, config: Config) -> ChartLike:
     rows = months.loc[months["sign"].isin(SIGN_KEYS), ["month", "sign", "mean"]]
     rows = rows.assign(sign=rows["sign"].map(SIGN_LABELS))
     data = _Data()
-    x = alt.X("month:T", title="Month", axis=alt.Axis(format="%b %Y", tickCount="month"))
+    x = alt.X("month:T", title="Month", scale=UTC,
+              axis=alt.Axis(format="%b %Y", tickCount="month"))
     # from a point below the concern line to the top: small wobbles are not drawn as cliffs
     low = max(config.scale.min, config.thresholds.concern_below - 1)
     y = alt.Y("mean:Q", title=f"Mean client rating ({config.scale.min:g}-{config.scale.max:g})",
               scale=alt.Scale(domain=[low, config.scale.max], nice=False))
     colour = alt.Color("sign:N", title="Sign", scale=_sign_scale())
     tips = [alt.Tooltip("sign:N", title="Sign"),
-            alt.Tooltip("month:T", title="Month", format="%B %Y"),
+            alt.Tooltip("month:T", title="Month", format="%B %Y", formatType="utc"),
             alt.Tooltip("mean:Q", title="Mean rating", format=".1f")]
     base = alt.Chart(data.add(rows)).encode(x=x, y=y, color=colour, tooltip=tips)
     chart = alt.layer(base.mark_line(), base.mark_point(filled=True, size=40))
@@ -482,10 +487,18 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 
 def _json_column(col: pd.Series) -> list:
-    """A column as JSON-ready values: ISO text for dates, None for missing values."""
+    """A column as JSON-ready values: ISO text for dates, None for missing values.
+
+    Calendar days are written as "2026-10-01", which JavaScript reads as UTC midnight (a date
+    with a time and no zone would be read as local time); a time of day gets a "Z"."""
     if pd.api.types.is_datetime64_any_dtype(col):
-        text = np.datetime_as_string(col.to_numpy(dtype="datetime64[s]"), unit="s")
-        return [None if t == "NaT" else str(t) for t in text]
+        values = col.to_numpy(dtype="datetime64[s]")
+        days = values.astype("datetime64[D]")
+        if (values == days).all() or np.isnat(values).all():
+            text = np.datetime_as_string(days, unit="D")
+        else:
+            text = np.char.add(np.datetime_as_string(values, unit="s"), "Z")
+        return [None if t in ("NaT", "NaTZ") else str(t) for t in text]
     out = col.tolist()  # numpy scalars become Python ones
     missing = col.isna().to_numpy()
     if missing.any():
@@ -584,7 +597,7 @@ def _rupture_layer(named: alt.NamedData, y: alt.Y, x: alt.X | None = None) -> al
         shape=alt.Shape("status:N", title="Possible rupture", scale=shapes),
         fill=alt.Fill("status:N", title="Possible rupture", scale=fills),
         tooltip=[alt.Tooltip("client_id:N", title="Client"),
-                 alt.Tooltip("session_date:T", title="Session date", format="%d %b %Y"),
+                 _date_tip(),
                  alt.Tooltip("score:Q", title="Rating"),
                  alt.Tooltip("status:N", title="Possible rupture")])
 
@@ -601,7 +614,7 @@ def _change_band_frame(rows: pd.DataFrame, measure: Measure) -> pd.DataFrame:
 
 def _change_band_layer(named: alt.NamedData) -> alt.Chart:
     return alt.Chart(named).mark_rect(color="#56B4E9", opacity=0.12).encode(
-        x=alt.X("from:T"), x2="to:T", y=alt.Y("low:Q"), y2="high:Q",
+        x=alt.X("from:T", scale=UTC), x2="to:T", y=alt.Y("low:Q"), y2="high:Q",
         tooltip=[alt.Tooltip("client_id:N", title="Client"),
                  alt.Tooltip("first:Q", title="First score"),
                  alt.Tooltip("low:Q", title="No reliable change from"),
@@ -630,8 +643,14 @@ def _outcome_subtitle(measure: Measure) -> list[str]:
 # --- encodings and finishing -------------------------------------------------------------------
 
 
+def _date_tip() -> alt.Tooltip:
+    return alt.Tooltip("session_date:T", title="Session date", format="%d %b %Y",
+                       formatType="utc")
+
+
 def _date_x() -> alt.X:
-    return alt.X("session_date:T", title="Session date", axis=alt.Axis(format="%-d %b"))
+    return alt.X("session_date:T", title="Session date", scale=UTC,
+                 axis=alt.Axis(format="%-d %b"))
 
 
 def _rating_scale(config: Config) -> alt.Scale:

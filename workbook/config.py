@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -87,6 +87,8 @@ class Config(_Strict):
     rupture: RuptureRule = RuptureRule()
     privacy: Privacy = Privacy()
     template_dir: Path | None = Field(None, description="folder of templates to brand reports")
+    pdf_variant: Literal["pdf/a-3b", "pdf/a-2b", "pdf/ua-1", "none"] = Field(
+        "pdf/a-3b", description="PDF standard declared (every variant is tagged)")
 
     @field_validator("measures")
     @classmethod

@@ -97,7 +97,9 @@ def therapist_context(analysis: Analysis, therapist_id: str) -> dict:
     attendance["config"] = {**attendance["config"], "axisX": {
         **attendance["config"].get("axisX", {}), "grid": False,
         "tickCount": {"interval": "week", "step": 1}}}
-    ctx["attendance_svg"] = chart_to_svg(attendance)
+    ctx["attendance_svg"] = chart_to_svg(
+        attendance, label=f"Attendance chart, {analysis.period.label}: each client's scheduled "
+                          "sessions by date, marked attended, cancelled or no-show.")
     ctx["attendance"] = _attendance_rows(analysis.attendance)
     ctx["attended_all"] = len(analysis.attendance) - len(ctx["attendance"])
     ctx["outcomes"] = _outcome_rows(analysis.outcomes)
@@ -118,12 +120,17 @@ def _sign_section(analysis: Analysis, sign) -> dict:
         highlight=sorted(set(own["client_id"]) | set(ruptured)), ruptures=analysis.ruptures,
         start=analysis.period.start, end=analysis.period.end)
     chart["height"] = REPORT_CHART_HEIGHT
+    lines = sorted(set(own["client_id"]) | set(ruptured))
+    label = (f"{sign.label} chart, {analysis.period.label}: the caseload's middle half and "
+             "median of client ratings, week by week"
+             + (f"; a line for each of {', '.join(lines)}." if lines else "."))
     rows = [{"Client": r.client_id, "Latest": fmt(r.latest), "Period mean": fmt(r.mean_period),
              "Change": signed(r.change), "Concern ratings": int(r.concern_n)}
             for r in own.sort_values(["concern_n", "client_id"],
                                      ascending=[False, True]).itertuples()]
     return {"key": sign.key, "label": sign.label, "colour": sign.colour,
-            "description": sign.description, "chart_svg": chart_to_svg(chart), "concerns": rows}
+            "description": sign.description, "chart_svg": chart_to_svg(chart, label=label),
+            "concerns": rows}
 
 
 def _rupture_rows(ruptures: pd.DataFrame) -> list[dict]:
@@ -248,7 +255,10 @@ def clinic_context(analysis: Analysis, ratings: pd.DataFrame) -> dict:
     ctx["figures"] = _clinic_figures(analysis, threshold)
     months = summarise_sign_months(ratings, analysis.period.end)
     shown = months[months["n"] >= threshold]
-    ctx["trend_svg"] = chart_to_svg(chart_sign_months(shown, config=analysis.config))
+    ctx["trend_svg"] = chart_to_svg(
+        chart_sign_months(shown, config=analysis.config),
+        label="Chart of the clinic's mean client rating per sign, month by month, over the "
+              "months in the table below (months over too few clients left out).")
     ctx["sign_columns"], ctx["sign_rows"] = sign_table(months, threshold)
     ctx["therapist_columns"], ctx["therapist_rows"] = therapist_table(analysis, threshold)
     ctx["outcome_columns"], ctx["outcome_rows"] = outcome_table(analysis, threshold)

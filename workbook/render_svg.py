@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -56,12 +57,21 @@ def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     return spec
 
 
-def chart_to_svg(chart: alt.TopLevelMixin | dict[str, Any]) -> str:
-    """An Altair chart (or a Vega-Lite spec dict) as an SVG string ready to inline in HTML."""
+def chart_to_svg(chart: alt.TopLevelMixin | dict[str, Any],
+                 label: str | None = None) -> str:
+    """An Altair chart (or a Vega-Lite spec dict) as an SVG string ready to inline in HTML.
+
+    `label` is the chart's text alternative: the root gets role="img" and an aria-label, which
+    screen readers read in the HTML and which becomes the chart's alt text in the PDF."""
     register_fonts()
     spec = chart if isinstance(chart, dict) else chart_spec(chart)
-    svg = vlc.vega_to_svg(compile_vega(spec), allowed_base_urls=[])
-    return _clean(svg)
+    # No per-mark ARIA text: the whole chart is one image with `label` as its text. Vega's own
+    # descriptions repeat unrounded data and name dates in the process's local time zone.
+    spec = {**spec, "config": {**spec.get("config", {}), "aria": False}}
+    svg = _clean(vlc.vega_to_svg(compile_vega(spec), allowed_base_urls=[]))
+    if label:
+        svg = svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" ', 1)
+    return svg
 
 
 _COMPILED: dict[str, dict[str, Any]] = {}

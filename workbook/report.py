@@ -6,11 +6,16 @@ PDF writer's URL fetcher refuses everything but inline `data:` URLs.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
+import re
 import tempfile
-from dataclasses import dataclass
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import jinja2
@@ -27,8 +32,36 @@ TITLES = {
     "supervision": "Supervision brief",
     "clinic": "Clinic monthly report",
 }
-# Fixed document dates: the same input gives byte-identical PDFs.
+# Fixed document dates: the same input gives byte-identical PDFs. FIXED_EPOCH is the same
+# instant in seconds since 1970; it stamps the fonts the PDF embeds (see _deterministic_pdf).
 PDF_DATE = "2000-01-01T00:00:00Z"
+FIXED_EPOCH = 946_684_800
+# The packages whose versions decide a report's bytes; every report and manifest names them.
+RENDERING_STACK = ("workbook", "pandas", "altair", "vl-convert-python", "weasyprint",
+                   "fonttools", "pydyf")
+# `pdf_variant` in the config -> WeasyPrint options. PDF/A is archival; every variant is tagged
+# (structure tree, headings, tables, charts as figures with alt text). WeasyPrint declares one
+# standard per file: PDF/A-3b (default) or PDF/A-2b, or PDF/UA-1 instead of PDF/A.
+PDF_VARIANTS: dict[str, dict[str, object]] = {
+    "pdf/a-3b": {"pdf_variant": "pdf/a-3b", "pdf_tags": True},
+    "pdf/a-2b": {"pdf_variant": "pdf/a-2b", "pdf_tags": True},
+    "pdf/ua-1": {"pdf_variant": "pdf/ua-1", "pdf_tags": True},
+    "none": {"pdf_tags": True},
+}
+DEFAULT_PDF_VARIANT = "pdf/a-3b"
+PDF_LABELS = {"pdf/a-3b": "PDF/A-3b, tagged", "pdf/a-2b": "PDF/A-2b, tagged",
+              "pdf/ua-1": "PDF/UA-1 (tagged)", "none": "tagged PDF"}
+
+
+def rendering_stack() -> tuple[tuple[str, str], ...]:
+    """(package, version) for each package of RENDERING_STACK installed here."""
+    found = []
+    for name in RENDERING_STACK:
+        try:
+            found.append((name, __version__ if name == "workbook" else version(name)))
+        except PackageNotFoundError:
+            found.append((name, "not installed"))
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -39,6 +72,7 @@ class Provenance:
     data_sha256: str
     config_name: str
     version: str = __version__
+    stack: tuple[tuple[str, str], ...] = field(default_factory=rendering_stack)
 
 
 def describe_source(data_path: str | Path, config_path: str | Path | None) -> Provenance:
@@ -75,8 +109,10 @@ def _environment(template_dir: str | None) -> jinja2.Environment:
 
 
 def render_html(kind: str, context: dict, *, provenance: Provenance,
-                template_dir: str | Path | None = None) -> str:
-    """Render one report kind to a self-contained HTML string."""
+                template_dir: str | Path | None = None,
+                pdf_variant: str = DEFAULT_PDF_VARIANT) -> str:
+    """Render one report kind to a self-contained HTML string. The HTML names the PDF
+    variant it is to be printed as (`html_to_pdf` reads it), so the HTML decides the PDF."""
     if kind not in KINDS:
         raise ValueError(f"unknown report kind {kind!r}; expected one of {', '.join(KINDS)}")
     env = _environment(str(template_dir) if template_dir else None)
@@ -88,6 +124,9 @@ def render_html(kind: str, context: dict, *, provenance: Provenance,
         "data_sha256": provenance.data_sha256,
         "config_name": provenance.config_name,
         "version": provenance.version,
+        "stack": provenance.stack,
+        "pdf_variant": pdf_variant,
+        "pdf_label": PDF_LABELS.get(pdf_variant, pdf_variant),
         **context,
     }
     try:
@@ -96,27 +135,101 @@ def render_html(kind: str, context: dict, *, provenance: Provenance,
         raise ReportError(f"template {kind}.html: {exc}") from exc
 
 
-def _refuse_remote(url: str, timeout: int = 10, ssl_context: object = None) -> dict:
-    """WeasyPrint URL fetcher: only inline data: URLs; nothing from disk or the network."""
+def _refuse_remote(url: str) -> object:
+    """The PDF's fetching rule: only inline data: URLs; nothing from disk or the network.
+    Returns WeasyPrint's response for a data: URL; raises ValueError for anything else."""
     if url.startswith("data:"):
         from weasyprint import urls
 
-        if hasattr(urls, "URLFetcher"):  # WeasyPrint >= 68 deprecates default_url_fetcher
-            return urls.URLFetcher(timeout=timeout, allowed_protocols=("data",)).fetch(url)
-        return urls.default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
+        return urls.URLFetcher(allowed_protocols=("data",)).fetch(url)
     raise ValueError(f"refused to fetch {url!r}: reports are self-contained")
 
 
+def _data_only_fetcher() -> object:
+    """A WeasyPrint URL fetcher that asks `_refuse_remote` for every URL. (WeasyPrint 70 wants
+    a URLFetcher object; a refused URL becomes a warning and the resource is left out.)"""
+    from weasyprint import urls
+
+    class DataOnly(urls.URLFetcher):
+        def fetch(self, url: str, headers: dict | None = None) -> object:
+            return _refuse_remote(url)
+
+    return DataOnly(allowed_protocols=("data",))
+
+
 def html_to_pdf(html: str) -> bytes:
-    """Lay out the HTML and return PDF bytes with fixed metadata dates."""
+    """Lay out the HTML and return PDF bytes: fixed dates, fonts stamped with a fixed time,
+    the variant the HTML names (see pdf_variant_of), charts tagged as figures with alt text.
+
+    The same HTML and the same rendering stack give the same bytes, whatever the clock, the time
+    zone, the working folder or the environment (SOURCE_DATE_EPOCH is neither needed nor read).
+    """
     from weasyprint import HTML
 
+    options = PDF_VARIANTS[pdf_variant_of(html)]
     html = html.replace(
         "<head>",
         f'<head>\n<meta name="dcterms.created" content="{PDF_DATE}">'
         f'\n<meta name="dcterms.modified" content="{PDF_DATE}">', 1)
-    document = HTML(string=html, url_fetcher=_refuse_remote, base_url=None)
-    return document.write_pdf(uncompressed_pdf=False)
+    document = HTML(string=charts_as_figures(html), url_fetcher=_data_only_fetcher(),
+                    base_url=None)
+    with _deterministic_pdf():
+        return document.write_pdf(uncompressed_pdf=False, **options)
+
+
+_VARIANT_META = re.compile(r'<meta name="workbook-pdf-variant" content="([^"]*)">')
+
+
+def pdf_variant_of(html: str) -> str:
+    """The PDF variant a report's HTML names in its head (DEFAULT_PDF_VARIANT if none)."""
+    match = _VARIANT_META.search(html)
+    variant = match.group(1) if match else DEFAULT_PDF_VARIANT
+    if variant not in PDF_VARIANTS:
+        raise ReportError(f"pdf_variant {variant!r}: expected one of {', '.join(PDF_VARIANTS)}")
+    return variant
+
+
+_CHART_SVG = re.compile(r'<svg\b[^>]*?\baria-label="([^"]*)"[^>]*>.*?</svg>', re.S)
+
+
+def charts_as_figures(html: str) -> str:
+    """Each labelled inline chart SVG as an <img> of that same SVG with the label as its alt
+    text, so the PDF's structure tree holds a Figure with Alt for screen readers (WeasyPrint
+    tags <img>, not inline <svg>). The HTML file keeps the inline SVG; both draw the same."""
+    def figure(match: re.Match) -> str:
+        svg = match.group(0)
+        size = re.match(r'<svg\b[^>]*?\bwidth="([\d.]+)"[^>]*?\bheight="([\d.]+)"', svg)
+        dims = f' width="{size.group(1)}" height="{size.group(2)}"' if size else ""
+        data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+        return f'<img class="chart-figure" alt="{match.group(1)}"{dims} ' \
+               f'src="data:image/svg+xml;base64,{data}">'
+
+    return _CHART_SVG.sub(figure, html)
+
+
+_RENDERING = threading.Lock()
+
+
+@contextmanager
+def _deterministic_pdf():
+    """For the duration of one PDF render (under a lock), let fontTools stamp the font subsets
+    it writes (`head.modified`, and so the font's checksum) with FIXED_EPOCH instead of the
+    current second. WeasyPrint subsets with fontTools when HarfBuzz's subsetter
+    (libharfbuzz-subset) is missing. fontTools would read SOURCE_DATE_EPOCH for this, but the
+    package does not change the environment of the user's process: the clock the `head` table
+    reads is swapped for this render only and put back, so a user's own font work is untouched.
+    """
+    from fontTools.misc import timeTools
+    from fontTools.ttLib.tables import _h_e_a_d
+
+    fixed = FIXED_EPOCH - timeTools.epoch_diff
+    with _RENDERING:
+        saved = _h_e_a_d.timestampNow
+        _h_e_a_d.timestampNow = lambda: fixed
+        try:
+            yield
+        finally:
+            _h_e_a_d.timestampNow = saved
 
 
 def write_atomic(path: str | Path, data: bytes | str) -> Path:
@@ -154,7 +267,8 @@ def render_report(kind: str, analysis: Analysis, *, provenance: Provenance,
         build = therapist_context if kind == "therapist" else supervision_context
         context = build(cut, therapist_id)
     return render_html(kind, context, provenance=provenance,
-                       template_dir=analysis.config.template_dir)
+                       template_dir=analysis.config.template_dir,
+                       pdf_variant=analysis.config.pdf_variant)
 
 
 def write_report(html: str, stem: str | Path, formats: tuple[str, ...] = ("pdf",)) -> list[Path]:
