@@ -15,9 +15,9 @@ from datetime import date
 from pathlib import Path
 
 from workbook import load_ratings
-from workbook.analysis import analyse
-from workbook.example_data import generate_clinic, write_clinic
-from workbook.periods import Period, latest_complete_month
+from workbook.analysis.periods import Period, latest_complete_month
+from workbook.analysis.pipeline import analyse
+from workbook.data.example_data import generate_clinic, write_clinic
 
 TARGET_SECONDS = 5.0
 END = date(2025, 12, 31)

@@ -1,9 +1,10 @@
 """Benchmark: a filter change in the caseload notebook, 50 clients x 52 weekly sessions, client
 and therapist ratings (target: chart data recomputed in <= 100 ms, ../shared/DESIGN.md).
 
-Times, without a kernel, setting a filter widget's `.value` in `workbook.widgets.CaseloadPanel`
-until every shown chart widget holds its new spec (what the page is sent), median of several
-runs, for each kind of filter change. The date range spans all 52 weeks, the heaviest case.
+Times, without a kernel, setting a filter widget's `.value` in
+`workbook.views.widgets.CaseloadPanel` until every shown chart widget holds its new spec (what
+the page is sent), median of several runs, for each kind of filter change. The date range spans
+all 52 weeks, the heaviest case.
 
 Run as `.venv/bin/python benchmarks/filters.py [--runs N]`.
 """
@@ -19,12 +20,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from workbook.analysis import analyse
-from workbook.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
-from workbook.config import Config
-from workbook.periods import Period
-from workbook.signs import SIGN_KEYS
-from workbook.widgets import CaseloadPanel
+from workbook.analysis.periods import Period
+from workbook.analysis.pipeline import analyse
+from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
+from workbook.data.config import Config
+from workbook.data.signs import SIGN_KEYS
+from workbook.views.widgets import CaseloadPanel
 
 TARGET_MS = 100.0
 START = pd.Timestamp("2025-01-06")

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from workbook import load_ratings
-from workbook.columns import BUILTIN_MEASURE_KEYS
-from workbook.signs import SIGN_KEYS
+from workbook.data.columns import BUILTIN_MEASURE_KEYS
+from workbook.data.signs import SIGN_KEYS
 
 TARGET_SECONDS = 5.0
 END = date(2025, 12, 31)
@@ -57,7 +57,7 @@ def synthetic_ratings(rows: int, seed: int = 0) -> pd.DataFrame:
 def write_ratings(rows: int, path: Path) -> str:
     """Write the benchmark CSV, with the project's generator when it is available."""
     try:
-        from workbook.example_data import generate_clinic, write_clinic
+        from workbook.data.example_data import generate_clinic, write_clinic
     except ImportError:
         synthetic_ratings(rows).to_csv(path, index=False)
         return "numpy fallback generator"
@@ -69,7 +69,7 @@ def write_ratings(rows: int, path: Path) -> str:
             break
         therapists = int(therapists * rows / max(len(frame), 1) * 1.05) + 1
     write_clinic(frame.iloc[:rows], path)
-    return f"workbook.example_data ({therapists} therapists x 30 clients x 26 weeks)"
+    return f"workbook.data.example_data ({therapists} therapists x 30 clients x 26 weeks)"
 
 
 def best_of(path: Path, repeats: int) -> tuple[int, float]:

@@ -20,12 +20,12 @@ from types import SimpleNamespace
 import pypdf
 import pytest
 
-from workbook.analysis import Analysis, analyse
-from workbook.config import load_config
-from workbook.example_data import generate_clinic, write_clinic
-from workbook.ingest import load_ratings
-from workbook.periods import parse_month
-from workbook.report import Provenance, describe_source, html_to_pdf, render_report
+from workbook.analysis.periods import parse_month
+from workbook.analysis.pipeline import Analysis, analyse
+from workbook.data.config import load_config
+from workbook.data.example_data import generate_clinic, write_clinic
+from workbook.data.ingest import load_ratings
+from workbook.reports.render import Provenance, describe_source, html_to_pdf, render_report
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "data" / "examples"

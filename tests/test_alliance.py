@@ -1,9 +1,10 @@
-"""Tests for workbook.alliance: summaries, concerns, possible ruptures and perspective gaps.
+"""Tests for workbook.analysis.alliance: summaries, concerns, possible ruptures and
+perspective gaps.
 
-Expected values are worked out by hand in the comments. Defaults (workbook.config): concern below
-8; trend over the last 6 ratings; rupture baseline = mean of the previous 3 ratings (2 needed),
-dip when baseline - score >= max(2 points, 1 within-client SD); repair within 3 later ratings at
-or above baseline - 1; perspective gap flagged at |mean| >= 2.
+Expected values are worked out by hand in the comments. Defaults (workbook.data.config): concern
+below 8; trend over the last 6 ratings; rupture baseline = mean of the previous 3 ratings (2
+needed), dip when baseline - score >= max(2 points, 1 within-client SD); repair within 3 later
+ratings at or above baseline - 1; perspective gap flagged at |mean| >= 2.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbook.alliance import (
+from workbook.analysis.alliance import (
     CLIENT_GAP_COLUMNS,
     CONCERN_COLUMNS,
     GAP_COLUMNS,
@@ -29,10 +30,10 @@ from workbook.alliance import (
     summarise_gaps_by_client,
     summarise_signs,
 )
-from workbook.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
-from workbook.config import Config, RuptureRule
-from workbook.errors import ParameterError
-from workbook.signs import SIGN_KEYS
+from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
+from workbook.data.config import Config, RuptureRule
+from workbook.data.errors import ParameterError
+from workbook.data.signs import SIGN_KEYS
 
 TS = "trust_safety"
 EU = "empathy_understanding"

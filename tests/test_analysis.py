@@ -7,12 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbook.analysis import analyse, describe_rules
-from workbook.config import Config
-from workbook.example_data import PLANTED, generate_clinic, write_clinic
-from workbook.flags import REASON_ORDER
-from workbook.ingest import load_ratings
-from workbook.periods import parse_month
+from workbook.analysis.agenda import REASON_ORDER
+from workbook.analysis.periods import parse_month
+from workbook.analysis.pipeline import analyse, describe_rules
+from workbook.data.config import Config
+from workbook.data.example_data import PLANTED, generate_clinic, write_clinic
+from workbook.data.ingest import load_ratings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "caseload.csv"
 OCTOBER = parse_month("2026-10")

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbook import columns as C
-from workbook.attendance import (
+from workbook.analysis.attendance import (
     ATTENDANCE_COLUMNS,
     COMPLETENESS_COLUMNS,
     summarise_attendance,
     summarise_completeness,
 )
-from workbook.config import Config, parse_config
-from workbook.signs import SIGN_KEYS
+from workbook.data import columns as C
+from workbook.data.config import Config, parse_config
+from workbook.data.signs import SIGN_KEYS
 
 START, END = pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-31")
 CONFIG = Config()

@@ -2,7 +2,7 @@
 date, one therapist's failure, and a batch killed part-way then re-run.
 
 Rendering the example month takes ~20 s, so the runs are module-scoped fixtures shared by the
-tests that look at them: one batch through `workbook.batch.render_month` in this process, and
+tests that look at them: one batch through `workbook.runs.batch.render_month` in this process, and
 one `workbook monthly` subprocess that is killed after its first report and then re-run to the
 end (the end-to-end run). Output paths hold spaces and non-ASCII characters throughout.
 """
@@ -26,7 +26,7 @@ import pypdf
 import pytest
 
 import workbook
-from workbook.batch import render_month
+from workbook.runs.batch import render_month
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DATA = ROOT / "data" / "examples" / "caseload.csv"

@@ -23,9 +23,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from workbook.analysis import analyse
-from workbook.config import Config
-from workbook.signs import SIGNS
+from workbook.analysis.pipeline import analyse
+from workbook.data.config import Config
+from workbook.data.signs import SIGNS
 
 pytestmark = pytest.mark.browser
 
@@ -191,9 +191,9 @@ def run_all_cells(page) -> None:
 
 def expected_charts() -> tuple[int, list[str]]:
     """How many charts the example's panel shows, and the outcome charts' titles."""
-    from workbook.filters import OUTCOME_PREFIX, view_keys
-    from workbook.ingest import load_ratings
-    from workbook.periods import latest_complete_month
+    from workbook.analysis.periods import latest_complete_month
+    from workbook.data.ingest import load_ratings
+    from workbook.views.filters import OUTCOME_PREFIX, view_keys
 
     ratings = load_ratings(ROOT / "data" / "examples" / "caseload.csv")
     keys = view_keys(analyse(ratings, None, latest_complete_month(ratings)))

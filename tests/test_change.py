@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbook.change import CATEGORIES, CHANGE_COLUMNS, jacobson_truax, published_change
-from workbook.measures import BUILTIN_MEASURES, Measure
+from workbook.analysis.change import CATEGORIES, CHANGE_COLUMNS, jacobson_truax, published_change
+from workbook.data.measures import BUILTIN_MEASURES, Measure
 
 REFCASES = Path(__file__).resolve().parents[1].parent / "shared" / "refcases"
 PHQ9, ORS = BUILTIN_MEASURES["phq9"], BUILTIN_MEASURES["ors"]

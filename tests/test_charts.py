@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbook.charts import (
+from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
+from workbook.data.config import Config, parse_config
+from workbook.data.signs import SIGN_COLOURS, SIGN_KEYS, SIGN_LABELS
+from workbook.views.charts import (
     chart_attendance,
     chart_caseload_heatmap,
     chart_outcome,
@@ -17,17 +20,14 @@ from workbook.charts import (
     chart_sign_summary,
     chart_sign_trend,
 )
-from workbook.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
-from workbook.config import Config, parse_config
-from workbook.render_svg import chart_spec, chart_to_svg
-from workbook.signs import SIGN_COLOURS, SIGN_KEYS, SIGN_LABELS
+from workbook.views.svg import chart_spec, chart_to_svg
 
 CONFIG = Config()
 START = pd.Timestamp("2026-01-05")
 
 
 def _ratings(n_clients: int = 3, n_sessions: int = 6, raters=("client", "therapist")):
-    """A typed ratings frame per workbook.columns: weekly sessions, session 3 a no-show,
+    """A typed ratings frame per workbook.data.columns: weekly sessions, session 3 a no-show,
     client C000's session 5 cancelled; the therapist rates one point above the client;
     PHQ-9 on client rows of attended sessions, falling by 2 a session from 20."""
     rows = []
@@ -295,8 +295,7 @@ def test_every_builder_renders_to_svg():
 
 def _spec_pairs(ratings, ruptures):
     config = Config()
-    from workbook import charts as C
-
+    from workbook.views import charts as C
     return [
         (C.chart_sign_trend(ratings, "trust_safety", config=config, ruptures=ruptures),
          lambda: C.spec_sign_trend(ratings, "trust_safety", config=config, ruptures=ruptures)),
@@ -318,8 +317,7 @@ def test_spec_builders_equal_the_chart_builders(n_clients):
 
 
 def test_spec_builders_reuse_the_structure(monkeypatch):
-    from workbook import charts as C
-
+    from workbook.views import charts as C
     config = Config()
     first = C.spec_sign_trend(_ratings(n_clients=2), "empathy_understanding", config=config,
                               rater="therapist")
@@ -346,8 +344,8 @@ def test_svg_drops_inert_attributes_and_keeps_accessibility():
 def test_svg_from_a_reused_vega_compile_equals_a_fresh_conversion():
     import vl_convert as vlc
 
-    from workbook.charts import spec_attendance, spec_sign_caseload
-    from workbook.render_svg import _clean, vegalite_version
+    from workbook.views.charts import spec_attendance, spec_sign_caseload
+    from workbook.views.svg import _clean, vegalite_version
 
     config = Config()
     for n_clients in (2, 3, 5):  # the first call compiles, the later ones reuse it

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workbook.config import Config, load_config, parse_config
-from workbook.errors import ConfigError, InputFileError
+from workbook.data.config import Config, load_config, parse_config
+from workbook.data.errors import ConfigError, InputFileError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "workbook.yml"
 

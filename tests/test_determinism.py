@@ -23,7 +23,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from workbook.report import RENDERING_STACK, html_to_pdf, rendering_stack
+from workbook.reports.render import RENDERING_STACK, html_to_pdf, rendering_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DATA = ROOT / "data" / "examples" / "caseload.csv"
@@ -34,11 +34,11 @@ KINDS = (("therapist", "T01"), ("supervision", "T03"), ("clinic", None))
 RENDER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from workbook.analysis import analyse
-    from workbook.config import load_config
-    from workbook.ingest import load_ratings
-    from workbook.periods import parse_month
-    from workbook.report import describe_source, render_report, write_report
+    from workbook.analysis.pipeline import analyse
+    from workbook.data.config import load_config
+    from workbook.data.ingest import load_ratings
+    from workbook.analysis.periods import parse_month
+    from workbook.reports.render import describe_source, render_report, write_report
 
     data, config, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     kinds = [k.split(":") for k in sys.argv[4].split(",")]

@@ -14,15 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbook.errors import ParameterError
-from workbook.example_data import (
+from workbook.data.errors import ParameterError
+from workbook.data.example_data import (
     PLANTED,
     REPAIRED_SIGN,
     UNREPAIRED_SIGN,
     generate_clinic,
     write_clinic,
 )
-from workbook.signs import SIGN_KEYS
+from workbook.data.signs import SIGN_KEYS
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "caseload.csv"
 END = pd.Timestamp("2026-10-31")

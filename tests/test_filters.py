@@ -10,17 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbook.analysis import analyse
-from workbook.charts import (
+from workbook.analysis.periods import Period
+from workbook.analysis.pipeline import analyse
+from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
+from workbook.data.config import Config
+from workbook.data.errors import InputFileError, ParameterError
+from workbook.data.signs import SIGN_KEYS
+from workbook.views.charts import (
     chart_attendance,
     chart_caseload_heatmap,
     chart_perspective_gap,
     chart_sign_trend,
 )
-from workbook.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
-from workbook.config import Config
-from workbook.errors import InputFileError, ParameterError
-from workbook.filters import (
+from workbook.views.filters import (
     CHART_KEYS,
     NOTEBOOK_DIR,
     FilterState,
@@ -41,9 +43,7 @@ from workbook.filters import (
     stale_charts,
     validate_parameters,
 )
-from workbook.periods import Period
-from workbook.render_svg import chart_spec
-from workbook.signs import SIGN_KEYS
+from workbook.views.svg import chart_spec
 
 CONFIG = Config()
 START = pd.Timestamp("2026-01-05")
@@ -344,16 +344,16 @@ def test_find_input_from_repo_root_and_from_notebooks(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def example_review():
-    from workbook.analysis import analyse
-    from workbook.ingest import load_ratings
-    from workbook.periods import parse_month
+    from workbook.analysis.periods import parse_month
+    from workbook.analysis.pipeline import analyse
+    from workbook.data.ingest import load_ratings
 
     ratings = load_ratings(NOTEBOOK_DIR.parent / "data" / "examples" / "caseload.csv")
     return analyse(ratings, None, parse_month("2026-10"))
 
 
 def test_outcome_views_follow_the_measures_in_the_data(example_review, review):
-    from workbook.filters import view_keys
+    from workbook.views.filters import view_keys
 
     assert view_keys(example_review) == (*CHART_KEYS, "outcome:phq9", "outcome:gad7",
                                          "outcome:ors")
@@ -361,7 +361,7 @@ def test_outcome_views_follow_the_measures_in_the_data(example_review, review):
 
 
 def test_outcome_view_follows_the_filters(example_review):
-    from workbook.filters import build_specs
+    from workbook.views.filters import build_specs
 
     state = replace(default_state(example_review, "T01"), clients=("C0009",))
     spec = build_specs(example_review, state, keys=["outcome:phq9"])["outcome:phq9"]

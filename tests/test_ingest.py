@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 from workbook import DataError, load_ratings
-from workbook.cli import main
-from workbook.columns import BASE_ORDER
-from workbook.config import parse_config
-from workbook.ingest import _python_csv, read_table
-from workbook.inspection import describe_ratings
-from workbook.validate import check_rows
+from workbook.data.columns import BASE_ORDER
+from workbook.data.config import parse_config
+from workbook.data.ingest import _python_csv, read_table
+from workbook.data.inspection import describe_ratings
+from workbook.data.validate import check_rows
+from workbook.runs.cli import main
 
 HEADER = "client_id,therapist_id,session_date,rater,attendance,trust_safety,phq9,note"
 ROWS = [

@@ -19,7 +19,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from workbook.cli import main
+from workbook.runs.cli import main
 
 CORPUS = Path(__file__).parent / "malformed"
 WORKBOOK_EXE = Path(sys.executable).parent / "workbook"
@@ -186,7 +186,7 @@ def test_bad_config_exits_3(tmp_path, capsys):
 
 @pytest.mark.parametrize("command", [
     [str(WORKBOOK_EXE)],
-    [sys.executable, "-m", "workbook.cli"],
+    [sys.executable, "-m", "workbook.runs.cli"],
 ], ids=["console-script", "python-m"])
 @pytest.mark.parametrize("name", ["latin1.csv", "ragged_row.csv", "many_kinds.csv"])
 def test_end_to_end_no_traceback(command, name, tmp_path):

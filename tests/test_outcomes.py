@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbook import columns as C
-from workbook.config import Config, parse_config
-from workbook.outcomes import OUTCOME_COLUMNS, summarise_outcomes
-from workbook.signs import SIGN_KEYS
+from workbook.analysis.outcomes import OUTCOME_COLUMNS, summarise_outcomes
+from workbook.data import columns as C
+from workbook.data.config import Config, parse_config
+from workbook.data.signs import SIGN_KEYS
 
 CONFIG = Config()
 END = pd.Timestamp("2024-06-30")

@@ -1,5 +1,5 @@
-"""Notebook parameter checks in plain pytest: workbook.parameterize.check_parameters and the
-specs of the two papermill notebooks (workbook.jobs).
+"""Notebook parameter checks in plain pytest: workbook.data.parameters.check_parameters and the
+specs of the two papermill notebooks (workbook.runs.jobs).
 
 papermill only warns about unknown `-p` names and reads `-p therapist_id 007` as the number 7;
 the package refuses both, with a message that names the parameter.
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from workbook import parameterize as P
-from workbook.batch import BatchResult
-from workbook.errors import ParameterError
-from workbook.jobs import CLINIC_SPEC, SUPERVISION_SPEC
+from workbook.data import parameters as P
+from workbook.data.errors import ParameterError
+from workbook.runs.batch import BatchResult
+from workbook.runs.jobs import CLINIC_SPEC, SUPERVISION_SPEC
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DATA = ROOT / "data" / "examples" / "caseload.csv"

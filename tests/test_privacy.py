@@ -17,13 +17,13 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from workbook.analysis import analyse
-from workbook.config import parse_config
-from workbook.example_data import generate_clinic, write_clinic
-from workbook.ingest import load_ratings
-from workbook.periods import parse_month
-from workbook.report import describe_source
-from workbook.signs import SIGN_KEYS
+from workbook.analysis.periods import parse_month
+from workbook.analysis.pipeline import analyse
+from workbook.data.config import parse_config
+from workbook.data.example_data import generate_clinic, write_clinic
+from workbook.data.ingest import load_ratings
+from workbook.data.signs import SIGN_KEYS
+from workbook.reports.render import describe_source
 
 MONTH = "2026-10"
 OCTOBER = pd.Timestamp("2026-10-01")

@@ -1,9 +1,9 @@
 """The three reports rendered from the example clinic for October 2026, read back from the PDF.
 
 The expectations come from the example's documentation (data/examples/README.md and
-`workbook.example_data.PLANTED`), from workbook.signs and from DESIGN.md, never from what the
-report code itself computes. The structural snapshots under tests/snapshots/ are written with
-UPDATE_SNAPSHOTS=1 and compared otherwise.
+`workbook.data.example_data.PLANTED`), from workbook.data.signs and from DESIGN.md, never
+from what the report code itself computes. The structural snapshots under
+tests/snapshots/ are written with UPDATE_SNAPSHOTS=1 and compared otherwise.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from pathlib import Path
 import pypdf
 import pytest
 
-import workbook.report as report_module
-from workbook.analysis import analyse, describe_rules
-from workbook.config import parse_config
-from workbook.example_data import PLANTED, generate_clinic, write_clinic
-from workbook.ingest import load_ratings
-from workbook.periods import parse_month
-from workbook.report import TEMPLATES, describe_source, html_to_pdf, render_report
-from workbook.signs import SIGNS
+import workbook.reports.render as report_module
+from workbook.analysis.periods import parse_month
+from workbook.analysis.pipeline import analyse, describe_rules
+from workbook.data.config import parse_config
+from workbook.data.example_data import PLANTED, generate_clinic, write_clinic
+from workbook.data.ingest import load_ratings
+from workbook.data.signs import SIGNS
+from workbook.reports.render import TEMPLATES, describe_source, html_to_pdf, render_report
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"

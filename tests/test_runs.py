@@ -18,9 +18,9 @@ import pypdf
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from workbook import execute
-from workbook.errors import ParameterError
-from workbook.execute import IPCKernelManager, run_notebook
+from workbook.data.errors import ParameterError
+from workbook.runs import execute
+from workbook.runs.execute import IPCKernelManager, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -174,7 +174,7 @@ def test_run_notebook_raises_the_package_error_and_keeps_the_record(tmp_path, mo
 
 
 def test_report_supervision_since_the_last_meeting(tmp_path, capsys):
-    from workbook.cli import main
+    from workbook.runs.cli import main
 
     assert main(["report", "supervision", "--therapist", "T03", "--since", "2026-10-10",
                  "--out", str(tmp_path)]) == 0
@@ -187,7 +187,7 @@ def test_report_supervision_since_the_last_meeting(tmp_path, capsys):
 
 
 def test_since_is_only_for_supervision_briefs(tmp_path, capsys):
-    from workbook.cli import main
+    from workbook.runs.cli import main
 
     assert main(["report", "therapist", "--therapist", "T03", "--since", "2026-10-10",
                  "--out", str(tmp_path)]) == 6

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from workbook.suppress import (
+from workbook.analysis.suppress import (
     suppress_counts,
     suppress_group_means,
     suppress_means,

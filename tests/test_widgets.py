@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 from test_filters import START, make_ratings  # tests/ is on sys.path under pytest
 
-from workbook.analysis import analyse
-from workbook.charts import chart_sign_trend
-from workbook.config import Config
-from workbook.filters import CHART_KEYS
-from workbook.periods import Period
-from workbook.render_svg import chart_spec
-from workbook.signs import SIGN_KEYS
-from workbook.widgets import EMBED_OPTIONS, CaseloadPanel, OfflineChart
+from workbook.analysis.periods import Period
+from workbook.analysis.pipeline import analyse
+from workbook.data.config import Config
+from workbook.data.signs import SIGN_KEYS
+from workbook.views.charts import chart_sign_trend
+from workbook.views.filters import CHART_KEYS
+from workbook.views.svg import chart_spec
+from workbook.views.widgets import EMBED_OPTIONS, CaseloadPanel, OfflineChart
 
 CLIENTS = {"C1": "T01", "C2": "T01", "C4": "T01", "C3": "T02"}
 
@@ -67,7 +67,7 @@ def test_changing_clients_changes_every_chart_data(panel):
 
 
 def test_client_change_does_not_rebuild(panel, monkeypatch):
-    import workbook.widgets as widgets
+    import workbook.views.widgets as widgets
 
     def fail(*args, **kwargs):
         raise AssertionError("rebuilt")

@@ -21,11 +21,10 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from workbook import __version__
-from workbook.analysis import Analysis
-from workbook.errors import ReportError
+from workbook._meta import TEMPLATES, __version__
+from workbook.analysis.pipeline import Analysis
+from workbook.data.errors import ReportError
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 KINDS = ("therapist", "supervision", "clinic")
 TITLES = {
     "therapist": "Caseload report",
@@ -256,7 +255,7 @@ def render_report(kind: str, analysis: Analysis, *, provenance: Provenance,
     therapist and supervision reports need `therapist_id` and show only that therapist's
     clients; the clinic report needs the whole clinic's `ratings` for its monthly trend.
     """
-    from workbook.context import clinic_context, supervision_context, therapist_context
+    from workbook.reports.context import clinic_context, supervision_context, therapist_context
 
     if kind == "clinic":
         context = clinic_context(analysis, analysis.ratings if ratings is None else ratings)

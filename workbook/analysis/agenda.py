@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from workbook.signs import SIGN_LABELS
+from workbook.data.signs import SIGN_LABELS
 
 REASON_ORDER = (
     "deterioration",

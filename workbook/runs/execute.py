@@ -19,10 +19,9 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum
 
-from workbook import errors
-from workbook.report import write_atomic
-
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+from workbook._meta import NOTEBOOKS
+from workbook.data import errors
+from workbook.reports.render import write_atomic
 
 
 class IPCKernelManager(AsyncKernelManager):

@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from workbook import __version__
-from workbook.errors import ParameterError, WorkbookError
+from workbook._meta import EXAMPLE_DATA, __version__
+from workbook.data.errors import ParameterError, WorkbookError
 
 EXIT_INTERNAL = 70
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "examples" / "caseload.csv"
+DEFAULT_DATA = EXAMPLE_DATA
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES = """exit codes:
@@ -84,9 +84,9 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
 
 def run_validate(args: argparse.Namespace) -> int:
     """`workbook validate DATA`: print a summary, or every problem found."""
-    from workbook.config import load_config
-    from workbook.ingest import load_ratings
-    from workbook.inspection import describe_ratings, format_description
+    from workbook.data.config import load_config
+    from workbook.data.ingest import load_ratings
+    from workbook.data.inspection import describe_ratings, format_description
 
     config = load_config(args.config)
     ratings = load_ratings(args.data, config)
@@ -124,7 +124,7 @@ def _add_monthly(sub: argparse._SubParsersAction) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """`workbook report KIND`: run the matching notebook; keep it beside the reports."""
-    from workbook.execute import run_notebook
+    from workbook.runs.execute import run_notebook
 
     setup = _prepare_run(args)
     therapists = _chosen_therapists(args, setup)
@@ -147,8 +147,8 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_monthly(args: argparse.Namespace) -> int:
     """`workbook monthly`: one notebook run renders the clinic's and every therapist's report."""
-    from workbook.batch import record_notebook
-    from workbook.execute import run_notebook
+    from workbook.runs.batch import record_notebook
+    from workbook.runs.execute import run_notebook
 
     setup = _prepare_run(args)
     params = {**setup["params"], "month": setup["month"], "jobs": args.jobs}
@@ -163,10 +163,10 @@ def run_monthly(args: argparse.Namespace) -> int:
 
 def _prepare_run(args: argparse.Namespace) -> dict:
     """Validate the inputs here, before any kernel starts; resolve the month and the folder."""
-    from workbook.config import load_config
-    from workbook.ingest import load_ratings
-    from workbook.parameterize import formats
-    from workbook.periods import latest_complete_month, parse_month, parse_period
+    from workbook.analysis.periods import latest_complete_month, parse_month, parse_period
+    from workbook.data.config import load_config
+    from workbook.data.ingest import load_ratings
+    from workbook.data.parameters import formats
 
     config = load_config(args.config)
     ratings = load_ratings(args.data, config)
@@ -226,7 +226,7 @@ def _positive(text: str) -> int:
 
 def run_example_data(args: argparse.Namespace) -> int:
     """`workbook example-data --out FILE`: generate and write a synthetic clinic."""
-    from workbook.example_data import generate_clinic, write_clinic
+    from workbook.data.example_data import generate_clinic, write_clinic
 
     if args.out.suffix.lower() not in (".csv", ".xlsx", ".parquet"):
         raise ParameterError(f"--out {args.out}: expected a .csv, .xlsx or .parquet file name")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbook.measures import Measure
+from workbook.data.measures import Measure
 
 CATEGORIES = ("recovered", "improved", "unchanged", "deteriorated", "harmed")
 CHANGE_COLUMNS = ("pre", "post", "change", "rci", "category")

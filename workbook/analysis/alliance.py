@@ -1,6 +1,6 @@
 """The alliance signs: per-sign summaries, concern ratings, possible ruptures, perspective gaps.
 
-Every public function takes the typed ratings frame (see `workbook.columns`), the Config and a
+Every public function takes the typed ratings frame (see `workbook.data.columns`), the Config and a
 period `start`..`end` (both inclusive, compared as calendar days). Ratings dated after `end` are
 never used; history before `start` feeds baselines, trends and the previous period. Row order of
 the input never changes an output. Choices where the design is silent:
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from workbook.columns import RATERS
-from workbook.config import Config
-from workbook.errors import ParameterError
-from workbook.signs import SIGN_KEYS
+from workbook.data.columns import RATERS
+from workbook.data.config import Config
+from workbook.data.errors import ParameterError
+from workbook.data.signs import SIGN_KEYS
 
 _EPS = 1e-9
 

@@ -45,7 +45,7 @@ def register_fonts(font_dir: str | Path = DEJAVU_DIR) -> bool:
 
 def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """The chart's Vega-Lite spec, validated by Altair without its top-level `datasets` (the
-    rows, already JSON-safe from workbook.charts), which are added back afterwards: the same
+    rows, already JSON-safe from workbook.views.charts), which are added back afterwards: the same
     dict as `chart.to_dict()` at a fraction of the cost for thousands of rows."""
     rows = chart.datasets
     if rows is alt.Undefined:

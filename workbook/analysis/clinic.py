@@ -1,16 +1,17 @@
 """Clinic aggregates for the monthly report: per sign, per month, per therapist; no client IDs.
 
-Every aggregate over fewer than `privacy.min_cell_size` clients is suppressed (workbook.suppress),
-with complementary suppression so a hidden cell cannot be derived from a total.
+Every aggregate over fewer than `privacy.min_cell_size` clients is suppressed
+(workbook.analysis.suppress), with complementary suppression so a hidden cell cannot
+be derived from a total.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from workbook.analysis import Analysis
-from workbook.signs import SIGN_KEYS, SIGN_LABELS
-from workbook.suppress import suppress_counts, suppress_group_means, suppressed_label
+from workbook.analysis.pipeline import Analysis
+from workbook.analysis.suppress import suppress_counts, suppress_group_means, suppressed_label
+from workbook.data.signs import SIGN_KEYS, SIGN_LABELS
 
 CATEGORIES = ("recovered", "improved", "unchanged", "deteriorated", "harmed")
 TREND_MONTHS = 6

@@ -14,9 +14,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from workbook import columns as C
-from workbook.config import Config
-from workbook.errors import DataError, Problem
+from workbook.data import columns as C
+from workbook.data.config import Config
+from workbook.data.errors import DataError, Problem
 
 ISO_DATE = r"\d{4}-\d{2}-\d{2}"
 DAY_MONTH = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})")
@@ -74,7 +74,7 @@ class _Checker:
 
 def check_rows(raw: pd.DataFrame, config: Config, *, file: str, lines: np.ndarray | None = None,
                first_line: int = 2, unit: str = "line", today: date | None = None) -> pd.DataFrame:
-    """Validate raw text cells; return the typed frame described in workbook.columns.
+    """Validate raw text cells; return the typed frame described in workbook.data.columns.
 
     `lines` gives each row's line (or sheet row); by default rows count from `first_line`.
     """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from workbook.signs import SIGN_KEYS
+from workbook.data.signs import SIGN_KEYS
 
 
 def describe_ratings(ratings: pd.DataFrame) -> dict[str, object]:

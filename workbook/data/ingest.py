@@ -21,10 +21,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from workbook import columns as C
-from workbook.config import Config
-from workbook.errors import DataError, InputFileError, Problem
-from workbook.validate import check_rows
+from workbook.data import columns as C
+from workbook.data.config import Config
+from workbook.data.errors import DataError, InputFileError, Problem
+from workbook.data.validate import check_rows
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")

@@ -10,18 +10,23 @@ import math
 
 import pandas as pd
 
-from workbook.analysis import Analysis, describe_rules
-from workbook.charts import (
+from workbook.analysis.agenda import REASON_TITLES
+from workbook.analysis.clinic import (
+    outcome_table,
+    sign_table,
+    summarise_sign_months,
+    therapist_table,
+)
+from workbook.analysis.pipeline import Analysis, describe_rules
+from workbook.analysis.suppress import suppressed_label
+from workbook.data.signs import SIGN_LABELS, SIGNS
+from workbook.views.charts import (
     CASELOAD_CHART_KEY,
     chart_sign_months,
     spec_attendance,
     spec_sign_caseload,
 )
-from workbook.clinic import outcome_table, sign_table, summarise_sign_months, therapist_table
-from workbook.flags import REASON_TITLES
-from workbook.render_svg import chart_to_svg
-from workbook.signs import SIGN_LABELS, SIGNS
-from workbook.suppress import suppressed_label
+from workbook.views.svg import chart_to_svg
 
 # The supervision brief must fit on two pages: the first DETAILED_DISCUSSION clients get up to
 # DETAILED_REASONS lines each (the rest of their reasons named in one line), the others one line

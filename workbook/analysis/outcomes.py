@@ -5,9 +5,9 @@ Readings where the design is silent or loose:
 - A measure total may sit on any rater's row of a session; one value per client, measure and
   session date is used: the first non-blank in rater order client, therapist, supervisor,
   observer (so the input's row order never matters).
-- `category` comes from `workbook.change.published_change` (the measure's published threshold in
-  points). A measure without one gets category None and no reliable change: a per-client
-  Jacobson & Truax RCI needs a sample SD, which one client's scores do not give.
+- `category` comes from `workbook.analysis.change.published_change` (the measure's published
+  threshold in points). A measure without one gets category None and no reliable change: a
+  per-client Jacobson & Truax RCI needs a sample SD, which one client's scores do not give.
 - With a single score there is no change yet: change, rci are NaN and category None.
 - Not on track (DESIGN.md: "after 4 or more sessions with the measure, no reliable improvement,
   or any reliable deterioration"): n_scores >= thresholds.not_on_track_sessions and, first vs
@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbook.change import clinical_mask, published_change
-from workbook.columns import RATERS
-from workbook.config import Config
+from workbook.analysis.change import clinical_mask, published_change
+from workbook.data.columns import RATERS
+from workbook.data.config import Config
 
 OUTCOME_COLUMNS = (
     "client_id", "therapist_id", "measure", "label", "first_date", "first_score",

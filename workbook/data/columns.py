@@ -7,7 +7,7 @@ client_id, session_date, rater, with a fresh RangeIndex and these columns, alway
 - supervisor_id, site, note: str or None
 - session_date: datetime64[ns], midnight
 - session_number: int64, >= 1 (derived from date order per client when absent in the file)
-- the five sign keys (workbook.signs.SIGN_KEYS): float64, NaN when blank
+- the five sign keys (workbook.data.signs.SIGN_KEYS): float64, NaN when blank
 - every measure key (built-in ones, then the config's extra ones): float64, NaN when blank
 
 `df.attrs["source"]` holds the file path the frame came from.
@@ -15,8 +15,8 @@ client_id, session_date, rater, with a fresh RangeIndex and these columns, alway
 
 from __future__ import annotations
 
-from workbook.measures import BUILTIN_MEASURES
-from workbook.signs import SIGN_KEYS
+from workbook.data.measures import BUILTIN_MEASURES
+from workbook.data.signs import SIGN_KEYS
 
 REQUIRED = ("client_id", "therapist_id", "session_date")
 ID_COLUMNS = ("client_id", "therapist_id", "supervisor_id", "site")

@@ -7,7 +7,7 @@ from datetime import date
 
 import pandas as pd
 
-from workbook.errors import ParameterError
+from workbook.data.errors import ParameterError
 
 
 @dataclass(frozen=True)

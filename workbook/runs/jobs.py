@@ -1,24 +1,27 @@
 """What each parameterised notebook does, as one call: check parameters, then do the job.
 
-A notebook holds a parameters cell and `jobs.run_...(globals())`; everything else lives here so
-it is tested in plain pytest.
+A notebook holds a parameters cell and one call such as `run_clinic_month(globals())`;
+everything else lives here so it is tested in plain pytest.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from workbook import parameterize as P
-from workbook.analysis import analyse
-from workbook.batch import BatchResult, render_month
-from workbook.config import load_config
-from workbook.errors import ParameterError, ReportError
-from workbook.ingest import load_ratings
-from workbook.periods import Period, latest_complete_month, parse_month, parse_period
-from workbook.report import describe_source, render_report, write_report
+from workbook.analysis.periods import Period, latest_complete_month, parse_month, parse_period
+from workbook.analysis.pipeline import analyse
+from workbook.data import parameters as P
+from workbook.data.config import load_config
+from workbook.data.errors import ParameterError, ReportError
+from workbook.data.ingest import load_ratings
+from workbook.reports.render import describe_source, render_report, write_report
+from workbook.runs.batch import BatchResult, render_month
+
+if TYPE_CHECKING:
+    from workbook.views.widgets import CaseloadPanel
 
 
 def _therapists(name: str, value: Any) -> list[str] | None:
@@ -93,3 +96,20 @@ def run_clinic_month(namespace: dict[str, Any]) -> BatchResult:
     if not result.ok:
         raise ReportError(result.summary())
     return result
+
+
+def open_caseload_review(namespace: dict[str, Any]) -> CaseloadPanel:
+    """The caseload_review notebook: check its parameters, analyse the period and build the
+    filter panel (its `controls`, `charts` and `discussion_frame()` are the notebook's cells);
+    print the period, therapist and number of clients it shows."""
+    from workbook.views import filters
+    from workbook.views.widgets import CaseloadPanel
+
+    params = filters.validate_parameters(namespace)
+    settings = load_config(params.config)
+    ratings = load_ratings(params.data, settings)
+    review = analyse(ratings, settings, filters.choose_period(ratings, params))
+    panel = CaseloadPanel(review, therapist_id=params.therapist_id)
+    print(f"{review.period.label}: therapist {panel.state.therapist_id}, "
+          f"{len(panel.clients.options)} clients with a session in the period")
+    return panel

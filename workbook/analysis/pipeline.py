@@ -11,12 +11,12 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from workbook.alliance import analyse_alliance
-from workbook.attendance import summarise_attendance, summarise_completeness
-from workbook.config import Config
-from workbook.flags import list_wins, rank_discussion
-from workbook.outcomes import summarise_outcomes
-from workbook.periods import Period
+from workbook.analysis.agenda import list_wins, rank_discussion
+from workbook.analysis.alliance import analyse_alliance
+from workbook.analysis.attendance import summarise_attendance, summarise_completeness
+from workbook.analysis.outcomes import summarise_outcomes
+from workbook.analysis.periods import Period
+from workbook.data.config import Config
 
 FRAMES = ("ratings", "signs", "concerns", "ruptures", "gaps", "client_gaps", "attendance",
           "completeness", "outcomes", "discussion", "wins")

@@ -1,7 +1,7 @@
 """A seeded generator of synthetic clinics: codes only, never real people.
 
 `generate_clinic` returns one row per rating event in the data contract's columns (see
-`workbook.columns`), built with vectorised numpy so a million rows take a few seconds.
+`workbook.data.columns`), built with vectorised numpy so a million rows take a few seconds.
 With `plant=True` it also writes the documented example patterns into the clients named in
 `PLANTED` (see `data/examples/README.md`); their events fall in the last four weekly sessions
 before `end` (October 2026 with the default `end`), with months of steady history before.
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbook.errors import ParameterError
-from workbook.signs import SIGN_KEYS
+from workbook.data.errors import ParameterError
+from workbook.data.signs import SIGN_KEYS
 
 COLUMNS = (
     "client_id", "therapist_id", "supervisor_id", "site", "session_date", "session_number",

@@ -1,18 +1,18 @@
-"""The caseload review's filter panel: ipywidgets wired to `workbook.filters`, charts shown
+"""The caseload review's filter panel: ipywidgets wired to `workbook.views.filters`, charts shown
 with `alt.JupyterChart` in offline mode.
 
 - Offline: `enable_offline()` makes every JupyterChart load Vega from a bundle made by
   vl-convert (no CDN), so the charts render in JupyterLab 4 (which does not show Vega-Lite 6
   itself) with no internet.
-- Charts carry their rows inline (`workbook.charts`); `OfflineChart` sends the spec made by
-  `workbook.render_svg.chart_spec`, which skips re-validating thousands of rows, so a large
+- Charts carry their rows inline (`workbook.views.charts`); `OfflineChart` sends the spec made by
+  `workbook.views.svg.chart_spec`, which skips re-validating thousands of rows, so a large
   caseload neither hits Altair's 5,000-row limit nor slows each filter change. The charts have
   no selections or parameters, so JupyterChart's selection and parameter syncing is not used.
 - Filters: therapist (Dropdown), clients (SelectMultiple; none selected shows all), signs
   (SelectMultiple: which sign charts are shown), rater (Dropdown: whose ratings the sign
   charts and the heatmap show) and dates (SelectionRangeSlider over the session days).
 - Updates: each chart is built for all of the therapist's clients and cut to the selected
-  clients in the spec (`workbook.filters.restrict_spec`), so a client change costs a few
+  clients in the spec (`workbook.views.filters.restrict_spec`), so a client change costs a few
   milliseconds; a therapist, rater or date change rebuilds the shown charts it affects (Altair
   construction: about 0.1 s a chart). A hidden sign chart is brought up to date when shown.
 """
@@ -29,8 +29,9 @@ import ipywidgets as w
 import pandas as pd
 import traitlets
 
-from workbook.analysis import Analysis
-from workbook.filters import (
+from workbook.analysis.pipeline import Analysis
+from workbook.data.signs import SIGN_KEYS, SIGNS
+from workbook.views.filters import (
     FilterState,
     build_specs,
     chart_inputs,
@@ -43,8 +44,7 @@ from workbook.filters import (
     stale_charts,
     view_keys,
 )
-from workbook.render_svg import chart_spec
-from workbook.signs import SIGN_KEYS, SIGNS
+from workbook.views.svg import chart_spec
 
 # vega-embed: draw SVG (text stays in the page), keep the export menu, and leave out the
 # "Open in Vega Editor" action, which would send the chart's rows to a remote site.
@@ -60,7 +60,7 @@ def enable_offline() -> None:
 class OfflineChart(alt.JupyterChart):
     """A JupyterChart for the workbook's charts. `chart` is built for all of a therapist's
     clients and `clients` picks those shown (None: all): the spec sent to the page is
-    `chart_spec(chart)` cut by `workbook.filters.restrict_spec`, so a client filter change
+    `chart_spec(chart)` cut by `workbook.views.filters.restrict_spec`, so a client filter change
     does not rebuild the chart, and no row limit applies (the rows are already inline)."""
 
     clients = traitlets.Tuple(default_value=None, allow_none=True)

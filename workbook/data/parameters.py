@@ -13,11 +13,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from workbook.errors import ParameterError
+from workbook._meta import EXAMPLE_DATA
+from workbook.data.errors import ParameterError
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_DATA = ROOT / "data" / "examples" / "caseload.csv"
-EXAMPLE_CONFIG = ROOT / "data" / "examples" / "workbook.yml"
 # Names IPython and papermill put in a kernel's namespace besides the parameters.
 KERNEL_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 # The only kinds of value papermill can inject (it writes parameters as Python literals). Other
@@ -41,11 +39,9 @@ def month(name: str, value: Any) -> str | None:
     """A month as YYYY-MM, or None for the latest complete month."""
     value = text(name, value)
     if value is not None:
-        from workbook.periods import parse_month
-
-        try:
-            parse_month(value)
-        except ParameterError:
+        try:  # the month's first day must be a date (what analysis.periods.parse_month reads)
+            date.fromisoformat(f"{value}-01")
+        except ValueError:
             raise ParameterError(f"parameter {name}: expected a month YYYY-MM, e.g. 2026-10; "
                                  f"got {value!r}") from None
     return value

@@ -1,6 +1,6 @@
 """Attendance and data completeness per client: the objective side of boundaries & consistency.
 
-Both summaries take the typed ratings frame described in `workbook.columns` (one row per rating
+Both summaries take the typed ratings frame described in `workbook.data.columns` (one row per rating
 event), a Config and an inclusive period [start, end]. A session is one (client_id, session_date);
 its attendance and therapist are one value per session (the data contract makes raters agree),
 so the first row of each session stands for it. Row order of the input does not matter.
@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbook.config import Config
-from workbook.signs import SIGN_KEYS
+from workbook.data.config import Config
+from workbook.data.signs import SIGN_KEYS
 
 SESSION = ["client_id", "session_date"]
 

@@ -1,12 +1,13 @@
 """The caseload review's filters and parameters, as plain functions (no widgets, no kernel).
 
-`workbook.widgets` only wires ipywidgets to these. A filter state names one therapist, the
+`workbook.views.widgets` only wires ipywidgets to these. A filter state names one therapist, the
 clients to show (None: all that therapist's clients), the signs whose charts are shown, the
 rater whose ratings the sign charts and the heatmap use, and an inclusive date range.
 
 Notebook parameters (`notebooks/caseload_review.ipynb`) are checked by `validate_parameters`:
 papermill turns `-p therapist_id 007` into the integer 7 and only warns about names the
-notebook does not declare, so both are refused (with workbook.parameterize) in one ParameterError.
+notebook does not declare, so both are refused (with workbook.data.parameters) in one
+ParameterError.
 A therapist ID given as a number is refused, never turned back into text: 7 may have been
 "7", "07" or "007". Relative paths are looked up first from the working directory, then from
 the repository's `notebooks/` folder, so the defaults work both under papermill started from the
@@ -24,9 +25,15 @@ from typing import Any
 
 import pandas as pd
 
-from workbook import parameterize as P
-from workbook.analysis import Analysis
-from workbook.charts import (
+from workbook._meta import NOTEBOOKS
+from workbook.analysis.periods import Period, latest_complete_month, parse_month, parse_period
+from workbook.analysis.pipeline import Analysis
+from workbook.data import parameters as P
+from workbook.data.columns import RATERS
+from workbook.data.errors import InputFileError, ParameterError
+from workbook.data.parameters import check_parameters
+from workbook.data.signs import SIGN_KEYS
+from workbook.views.charts import (
     ChartLike,
     chart_attendance,
     chart_caseload_heatmap,
@@ -40,13 +47,8 @@ from workbook.charts import (
     spec_perspective_gap,
     spec_sign_trend,
 )
-from workbook.columns import RATERS
-from workbook.errors import InputFileError, ParameterError
-from workbook.parameterize import check_parameters
-from workbook.periods import Period, latest_complete_month, parse_month, parse_period
-from workbook.signs import SIGN_KEYS
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK_DIR = NOTEBOOKS
 OTHER_CHARTS = ("heatmap", "gap", "attendance")
 CHART_KEYS = (*SIGN_KEYS, *OTHER_CHARTS)
 OUTCOME_PREFIX = "outcome:"
@@ -90,7 +92,7 @@ class FilterState:
 def validate_parameters(namespace: Mapping[str, object]) -> ReviewParameters:
     """Check the notebook's parameters, given its namespace (`globals()`), and return them.
 
-    Built on `workbook.parameterize.check_parameters`: every problem is listed in one
+    Built on `workbook.data.parameters.check_parameters`: every problem is listed in one
     ParameterError. Call it right after the parameters cell (later objects are ignored).
     """
     values = check_parameters(namespace, {
@@ -216,7 +218,7 @@ def build_charts(analysis: Analysis, state: FilterState,
 def build_specs(analysis: Analysis, state: FilterState,
                 keys: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
     """What `build_charts` builds, as Vega-Lite spec dicts, fast: each view's structure is
-    built with Altair once and reused with new rows (the spec_* builders of workbook.charts),
+    built with Altair once and reused with new rows (the spec_* builders of workbook.views.charts),
     so a filter change recomputes only the charts' data."""
     return _build(analysis, state, keys, _SPEC_BUILDERS)
 
@@ -250,7 +252,7 @@ def _build(analysis: Analysis, state: FilterState, keys: Iterable[str] | None,
 
 def restrict_spec(spec: dict[str, Any], clients: Iterable[str] | None) -> dict[str, Any]:
     """A chart spec showing only these clients: its inline rows that name a client_id are
-    cut to them (None keeps all). Every builder in workbook.charts reduces its rows per client
+    cut to them (None keeps all). Every builder in workbook.views.charts reduces its rows per client
     (points, last labels, latest scores, mean gaps), so this equals building the chart for
     those clients, without building it again; rows naming no client (bands) stay."""
     if clients is None or not isinstance(spec.get("datasets"), dict):

@@ -19,17 +19,22 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from workbook import __version__
-from workbook.analysis import Analysis, analyse
-from workbook.config import load_config
-from workbook.errors import ParameterError
-from workbook.ingest import load_ratings
-from workbook.periods import latest_complete_month, parse_month
-from workbook.report import Provenance, describe_source, render_report, sha256_file, write_atomic
-from workbook.report import write_report as _write_report
+from workbook._meta import TEMPLATES, __version__
+from workbook.analysis.periods import latest_complete_month, parse_month
+from workbook.analysis.pipeline import Analysis, analyse
+from workbook.data.config import load_config
+from workbook.data.errors import ParameterError
+from workbook.data.ingest import load_ratings
+from workbook.reports.render import (
+    Provenance,
+    describe_source,
+    render_report,
+    sha256_file,
+    write_atomic,
+)
+from workbook.reports.render import write_report as _write_report
 
 MANIFEST = "manifest.json"
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 @dataclass(frozen=True)
@@ -212,8 +217,8 @@ def _warm_up() -> None:
     _exit_with_parent()
     import weasyprint  # noqa: F401
 
-    from workbook import context  # noqa: F401
-    from workbook.render_svg import register_fonts
+    from workbook.reports import context  # noqa: F401
+    from workbook.views.svg import register_fonts
 
     register_fonts()
 

@@ -1,11 +1,11 @@
 """Chart builders: one pure function per view, from tidy frames to an Altair (Vega-Lite) chart.
 
 The same builders feed the interactive notebook (`alt.JupyterChart`, offline) and the HTML/PDF
-reports (inline SVG through `workbook.render_svg`). A chart is data: tests inspect
+reports (inline SVG through `workbook.views.svg`). A chart is data: tests inspect
 `chart.to_dict()`. Choices where the design is silent:
 
-- Colour: each sign has one colour (`workbook.signs.SIGN_COLOURS`, Okabe-Ito) used for every mark
-  of that sign. In a sign's trend chart every client's line is drawn in the sign's colour (a
+- Colour: each sign has one colour (`workbook.data.signs.SIGN_COLOURS`, Okabe-Ito) used for every
+  mark of that sign. In a sign's trend chart every client's line is drawn in the sign's colour (a
   `detail` channel separates the lines) and each line ends with its client ID, so no per-client
   legend is needed. Attendance and outcome marks use colours outside the sign palette.
 - Small data, deliberately: every builder first selects and aggregates down to the columns it
@@ -42,10 +42,10 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from workbook.config import Config
-from workbook.measures import Measure
-from workbook.render_svg import chart_spec
-from workbook.signs import SIGN_COLOURS, SIGN_KEYS, SIGN_LABELS, get_sign
+from workbook.data.config import Config
+from workbook.data.measures import Measure
+from workbook.data.signs import SIGN_COLOURS, SIGN_KEYS, SIGN_LABELS, get_sign
+from workbook.views.svg import chart_spec
 
 FONT = "DejaVu Sans"
 WIDTH = 560  # plot area; axis titles and labels bring the chart to about 640 px

@@ -10,8 +10,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from workbook.errors import ConfigError, InputFileError
-from workbook.measures import BUILTIN_MEASURES, Measure
+from workbook.data.errors import ConfigError, InputFileError
+from workbook.data.measures import BUILTIN_MEASURES, Measure
 
 DEFAULT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
 
