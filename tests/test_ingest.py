@@ -35,7 +35,7 @@ def write(tmp_path: Path, text: str, name: str = "r.csv", encoding: str = "utf-8
 
 def test_typed_frame_follows_the_contract(tmp_path):
     ratings = load_ratings(write(tmp_path, "\n".join([HEADER, *ROWS]) + "\n"))
-    assert list(ratings.columns) == [c for c in BASE_ORDER]
+    assert list(ratings.columns) == [*BASE_ORDER[:-1], "srs", "note"]
     assert ratings.index.equals(pd.RangeIndex(4))
     assert ratings["session_date"].dtype == "datetime64[ns]"
     assert ratings["session_number"].dtype == "int64"
@@ -156,7 +156,7 @@ def test_extra_measure_from_config_is_range_checked(tmp_path):
         load_ratings(path, config)
     assert info.value.problems[0].line == 3
     ratings = load_ratings(write(tmp_path, path.read_text().replace("61", "44")), config)
-    assert list(ratings.columns)[-2:] == ["wai", "note"]
+    assert list(ratings.columns)[-3:] == ["wai", "srs", "note"]
 
 
 def _frame_for_round_trip() -> pd.DataFrame:

@@ -9,8 +9,11 @@ client_id, session_date, rater, with a fresh RangeIndex and these columns, alway
 - session_number: int64, >= 1 (derived from date order per client when absent in the file)
 - the five sign keys (workbook.data.signs.SIGN_KEYS): float64, NaN when blank
 - every measure key (built-in ones, then the config's extra ones): float64, NaN when blank
+- srs: the Session Rating Scale total (0-40, an alliance measure, not an outcome): float64
 
-`df.attrs["source"]` holds the file path the frame came from.
+`df.attrs["source"]` holds the file path (or the database URL, password hidden) the frame came
+from; `df.attrs["instruments"]` the instruments of an export mapped onto the signs (see
+workbook.data.sources), `df.attrs["given"]` the contract columns the source had.
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ KEY = ("client_id", "session_date", "rater")
 OPTIONAL = ("rater", "attendance", "supervisor_id", "site", "session_number", "note")
 BUILTIN_MEASURE_KEYS = tuple(BUILTIN_MEASURES)
 
-# Column order of the typed frame, before extra measures.
+# Alliance instrument totals: (min, max, label). Not outcome measures (no reliable change).
+ALLIANCE_TOTALS = {"srs": (0.0, 40.0, "SRS")}
+
+# Column order of the typed frame, before extra measures (the alliance totals and the note
+# follow them).
 BASE_ORDER = (
     "client_id",
     "therapist_id",

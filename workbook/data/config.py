@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from workbook.data.errors import ConfigError, InputFileError
 from workbook.data.measures import BUILTIN_MEASURES, Measure
+from workbook.data.sources.mapping import Instruments
 
 DEFAULT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
 
@@ -89,6 +90,7 @@ class Config(_Strict):
     template_dir: Path | None = Field(None, description="folder of templates to brand reports")
     pdf_variant: Literal["pdf/a-3b", "pdf/a-2b", "pdf/ua-1", "none"] = Field(
         "pdf/a-3b", description="PDF standard declared (every variant is tagged)")
+    instruments: Instruments = Field(Instruments(), description="SRS, ORS, WAI-SR exports")
 
     @field_validator("measures")
     @classmethod

@@ -27,11 +27,14 @@ class Problem:
     value: object
     expected: str
     unit: str = "line"
+    key: str | None = None  # a database row's record key, e.g. "C1, 2026-10-01, client"
 
     def __str__(self) -> str:
         where = self.file
         if self.line is not None:
             where += f", {self.unit} {self.line}"
+        if self.key:
+            where += f" ({self.key})"
         if self.column:
             where += f", column '{self.column}'"
         if self.value is None:

@@ -1,5 +1,8 @@
 """Read a ratings file (CSV, Excel .xlsx or Parquet) into the contract's typed frame.
 
+A database URL goes to workbook.data.sources.database, and an instrument export (SRS, ORS,
+WAI-SR) is mapped onto the signs by workbook.data.sources.bridge; both then meet the same checks.
+
 CSV takes a fast path (pyarrow, every column read as dictionary-encoded text, so validation
 works on distinct values) and falls back to Python's csv module for files the fast path cannot
 place exactly: ragged rows, line breaks inside quoted fields, text that is not UTF-8. The
@@ -24,6 +27,8 @@ import pyarrow.csv as pacsv
 from workbook.data import columns as C
 from workbook.data.config import Config
 from workbook.data.errors import DataError, InputFileError, Problem
+from workbook.data.sources.bridge import bridge_instruments
+from workbook.data.sources.urls import is_database_url
 from workbook.data.validate import check_rows
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -44,17 +49,28 @@ class RawTable:
 
 
 def load_ratings(source: str | Path, config: Config | None = None) -> pd.DataFrame:
-    """Load and validate a ratings file; raise DataError listing every problem found."""
+    """Load and validate a ratings file or database URL; raise DataError listing every problem."""
     config = config or Config()
+    if is_database_url(source):
+        from workbook.data.sources.database import load_database
+
+        return load_database(str(source), config)
     path = Path(source)
     if not path.is_file():
         raise InputFileError(f"{path}: data file not found")
-    table = read_table(path, config)
-    names = map_columns(table.frame.columns, path, config)
+    return check_table(read_table(path, config), str(path), config)
+
+
+def check_table(table: RawTable, where: str, config: Config) -> pd.DataFrame:
+    """Map an instrument export onto the signs, match the header, check and type every row."""
+    table = bridge_instruments(table, where, config)
+    names = map_columns(table.frame.columns, where, config)
     frame = table.frame.set_axis(names, axis=1)
     frame = frame.loc[:, [n for n in names if not n.startswith("?")]]
-    ratings = check_rows(frame, config, file=str(path), lines=table.lines, unit=table.unit)
-    ratings.attrs["source"] = str(path)
+    ratings = check_rows(frame, config, file=where, lines=table.lines, unit=table.unit)
+    ratings.attrs["source"] = where
+    ratings.attrs["instruments"] = table.frame.attrs.get("instruments", ())
+    ratings.attrs["given"] = tuple(n for n in names if not n.startswith("?"))
     return ratings
 
 
@@ -263,13 +279,13 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def map_columns(headers: pd.Index, path: Path, config: Config) -> list[str]:
+def map_columns(headers: pd.Index, path: str | Path, config: Config) -> list[str]:
     """Match headers to contract names (case-insensitive, trimmed, config renames).
 
     Unknown headers are kept as '?name' and dropped; a near-miss of a known name is a problem.
     """
     renames = {k.strip().lower(): v.strip().lower() for k, v in config.columns.items()}
-    known = [*C.BASE_ORDER, *config.measures]
+    known = [*C.BASE_ORDER, *config.measures, *C.ALLIANCE_TOTALS]
     normed = [renames.get(str(h).strip().lower(), str(h).strip().lower()) for h in headers]
     names, problems, seen, suggested = [], [], {}, set()
     for i, (header, norm) in enumerate(zip(headers, normed, strict=True)):
@@ -293,7 +309,7 @@ def map_columns(headers: pd.Index, path: Path, config: Config) -> list[str]:
     return names
 
 
-def _missing_columns(names: list[str], normed: list[str], path: Path,
+def _missing_columns(names: list[str], normed: list[str], path: str | Path,
                      suggested: set[str]) -> list[Problem]:
     problems = []
     for required in C.REQUIRED:

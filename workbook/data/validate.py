@@ -126,6 +126,9 @@ def _check_columns(cols: dict[str, _Col], config: Config, chk: _Checker,
     for key, measure in config.all_measures().items():
         expected = f"a {measure.label} total from {measure.min:g} to {measure.max:g}"
         out[key] = _check_numbers(cols.get(key), key, measure.min, measure.max, chk, expected)
+    for key, (lo, hi, label) in C.ALLIANCE_TOTALS.items():
+        out[key] = _check_numbers(cols.get(key), key, lo, hi, chk,
+                                  f"an {label} total from {lo:g} to {hi:g}")
     note = cols.get("note")
     out["note"] = (np.full(len(chk.lines), None, dtype=object) if note is None
                    else np.where(note.uniq == "", None, note.uniq)[note.codes])
@@ -303,6 +306,6 @@ def _finish(out: dict[str, np.ndarray], client_rank: np.ndarray, rater: np.ndarr
     out["session_number"] = np.where(np.isnan(numbers), dense - dense[start] + 1,
                                      numbers).astype(np.int64)
     frame = pd.DataFrame({name: out[name] for name in (*C.BASE_ORDER[:-1], *config.measures,
-                                                       "note")})
+                                                       *C.ALLIANCE_TOTALS, "note")})
     frame["session_date"] = frame["session_date"].astype("datetime64[ns]")
     return frame
