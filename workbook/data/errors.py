@@ -66,6 +66,22 @@ class DataError(WorkbookError):
         return "\n".join(lines)
 
 
+class ConflictError(WorkbookError):
+    """Records of a file conflict with those a store already holds; nothing was written."""
+
+    exit_code = 9
+
+    def __init__(self, store: str, conflicts: list[str], limit: int = 50):
+        self.conflicts = list(conflicts)
+        n = len(self.conflicts)
+        lines = [f"{n} record{'s' if n != 1 else ''} conflict with {store}; nothing was "
+                 "written (both versions below):"]
+        lines += [f"  - {c}" for c in self.conflicts[:limit]]
+        if n > limit:
+            lines.append(f"  ... and {n - limit} more")
+        super().__init__("\n".join(lines))
+
+
 class InputFileError(WorkbookError):
     """An input file does not exist or cannot be opened."""
 

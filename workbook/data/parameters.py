@@ -78,6 +78,17 @@ def formats(name: str, value: Any) -> tuple[str, ...]:
     return out
 
 
+def data_source(name: str, value: Any) -> Path | str:
+    """An existing data file or a database URL (checked when it is read); None means the
+    example clinic shipped with the project."""
+    from workbook.data.sources.urls import is_database_url
+
+    value = text(name, value)
+    if is_database_url(value):
+        return value
+    return data_path(name, value)
+
+
 def data_path(name: str, value: Any) -> Path:
     """An existing data file; None means the example clinic shipped with the project."""
     value = text(name, value)

@@ -24,6 +24,8 @@ import pandas as pd
 from workbook._meta import TEMPLATES, __version__
 from workbook.analysis.pipeline import Analysis
 from workbook.data.errors import ReportError
+from workbook.data.sources.database import digest_rows
+from workbook.data.sources.urls import is_database_url, parse_location
 
 KINDS = ("therapist", "supervision", "clinic")
 TITLES = {
@@ -74,8 +76,17 @@ class Provenance:
     stack: tuple[tuple[str, str], ...] = field(default_factory=rendering_stack)
 
 
-def describe_source(data_path: str | Path, config_path: str | Path | None) -> Provenance:
-    """Provenance for a data file and an optional config file."""
+def describe_source(data_path: str | Path, config_path: str | Path | None,
+                    ratings: pd.DataFrame | None = None) -> Provenance:
+    """Provenance for a data file (or a database URL, whose loaded `ratings` are digested:
+    the rows, not the URL, are what the report was made from) and an optional config file."""
+    if is_database_url(data_path):
+        if ratings is None:
+            raise ValueError("describe_source: a database source needs its loaded ratings")
+        return Provenance(data_name=parse_location(str(data_path)).label,
+                          data_sha256=digest_rows(ratings),
+                          config_name=Path(config_path).name if config_path else
+                          "built-in defaults")
     data_path = Path(data_path)
     return Provenance(
         data_name=data_path.name,

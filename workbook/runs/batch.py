@@ -83,7 +83,7 @@ def render_month(data: str | Path, config: str | Path | None = None, month: str 
     ratings = load_ratings(data, settings)
     period = parse_month(month) if month else latest_complete_month(ratings)
     analysis = analyse(ratings, settings, period)
-    provenance = describe_source(data, config)
+    provenance = describe_source(data, config, ratings)
     out = Path(out_dir) / f"{period.start:%Y-%m}"
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(out)

@@ -24,6 +24,7 @@ EXIT_CODES = """exit codes:
   6  a bad parameter value
   7  one or more reports failed (the others were written)
   8  a notebook failed for an unforeseen reason (its executed copy is kept)
+  9  records conflict with those already in the store (nothing was written)
  70  an internal error (please report it)
 """
 
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(sub)
     _add_monthly(sub)
     _add_example_data(sub)
+    _add_import(sub)
+    _add_template(sub)
+    _add_card(sub)
     return parser
 
 
@@ -78,7 +82,9 @@ def _command(sub: argparse._SubParsersAction, name: str, help_text: str,
 def _add_validate(sub: argparse._SubParsersAction) -> None:
     cmd = _command(sub, "validate", "Check a ratings file against the data contract.",
                    run_validate)
-    cmd.add_argument("data", type=Path, help="ratings file (.csv, .tsv, .xlsx or .parquet)")
+    cmd.add_argument("data", type=_source,
+                     help="ratings file (.csv, .tsv, .xlsx or .parquet) or database URL "
+                          "(sqlite:///clinic.db?table=ratings)")
     cmd.add_argument("--config", type=Path, help="workbook.yml (default: built-in defaults)")
 
 
@@ -95,8 +101,9 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def _add_run_options(cmd: argparse.ArgumentParser, formats: str) -> None:
-    cmd.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                     help="ratings file (default: the example clinic)")
+    cmd.add_argument("--data", type=_source, default=DEFAULT_DATA,
+                     help="ratings file or database URL such as sqlite:///clinic.db?table=ratings "
+                          "(default: the example clinic)")
     cmd.add_argument("--config", type=Path, help="workbook.yml (default: built-in defaults)")
     cmd.add_argument("--out", type=Path, default=Path("reports"),
                      help="output folder; reports go to OUT/YYYY-MM/ (default: reports)")
@@ -178,7 +185,7 @@ def _prepare_run(args: argparse.Namespace) -> dict:
     else:
         period = parse_month(args.month) if args.month else latest_complete_month(ratings)
     month = None if since else f"{period.start:%Y-%m}"
-    params = {"data": str(args.data.resolve()),
+    params = {"data": _source_text(args.data),
               "config": str(args.config.resolve()) if args.config else None,
               "out_dir": str(args.out.resolve()),
               "formats": ",".join(formats("--format", args.formats))}
@@ -217,6 +224,18 @@ def _add_example_data(sub: argparse._SubParsersAction) -> None:
                      help="do not plant the documented example patterns")
 
 
+def _source(text: str) -> str | Path:
+    """A database URL as given, anything else as a file path."""
+    from workbook.data.sources.urls import is_database_url
+
+    return text.strip() if is_database_url(text) else Path(text)
+
+
+def _source_text(source: str | Path) -> str:
+    """What the notebooks are given: the URL, or the file's absolute path."""
+    return source if isinstance(source, str) else str(source.resolve())
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -238,6 +257,70 @@ def run_example_data(args: argparse.Namespace) -> int:
     write_clinic(frame, args.out)
     print(f"wrote {len(frame):,} rating rows to {args.out}")
     return 0
+
+
+def _add_import(sub: argparse._SubParsersAction) -> None:
+    cmd = _command(sub, "import", "Append a checked ratings file (or an SRS/ORS/WAI-SR export) "
+                   "to a clinic's store, in one transaction.", run_import)
+    cmd.add_argument("file", type=_source, help="ratings file or instrument export")
+    cmd.add_argument("--into", required=True,
+                     help="store URL: sqlite:///clinic.db (made if new) or "
+                          "postgresql+psycopg://user@host/db; ?table=NAME (default ratings)")
+    cmd.add_argument("--config", type=Path, help="workbook.yml (default: built-in defaults)")
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """`workbook import FILE --into URL`: all records or none; conflicts listed."""
+    from workbook.data.config import load_config
+    from workbook.data.sources.store import import_ratings
+
+    result = import_ratings(args.file, args.into, load_config(args.config))
+    print(result.summary(str(args.file)))
+    return 0
+
+
+def _add_template(sub: argparse._SubParsersAction) -> None:
+    cmd = _command(sub, "template", "Write an Excel capture sheet with the data contract's "
+                   "columns, data validation and instructions.", run_template)
+    cmd.add_argument("--out", type=Path, required=True, help="the .xlsx file to write")
+    cmd.add_argument("--config", type=Path, help="workbook.yml (its scale and ID pattern)")
+
+
+def run_template(args: argparse.Namespace) -> int:
+    """`workbook template --out ratings.xlsx`."""
+    from workbook.data.capture import write_template
+    from workbook.data.config import load_config
+
+    _check_out(args.out, (".xlsx",))
+    write_template(args.out, load_config(args.config))
+    print(f"wrote the capture sheet {args.out}; fill in the Ratings sheet, then "
+          f"`workbook validate {args.out}`")
+    return 0
+
+
+def _add_card(sub: argparse._SubParsersAction) -> None:
+    cmd = _command(sub, "card", "Write a printable one-page session rating card (PDF).",
+                   run_card)
+    cmd.add_argument("--out", type=Path, required=True, help="the .pdf file to write")
+    cmd.add_argument("--config", type=Path, help="workbook.yml (clinic name and scale)")
+
+
+def run_card(args: argparse.Namespace) -> int:
+    """`workbook card --out card.pdf`."""
+    from workbook.data.config import load_config
+    from workbook.reports.card import write_card
+
+    _check_out(args.out, (".pdf",))
+    write_card(args.out, load_config(args.config))
+    print(f"wrote the session rating card {args.out}")
+    return 0
+
+
+def _check_out(path: Path, suffixes: tuple[str, ...]) -> None:
+    if path.suffix.lower() not in suffixes:
+        raise ParameterError(f"--out {path}: expected a {' or '.join(suffixes)} file name")
+    if not path.parent.is_dir():
+        raise ParameterError(f"--out {path}: folder {path.parent} does not exist")
 
 
 if __name__ == "__main__":

@@ -41,11 +41,11 @@ def _flag(name: str, value: Any) -> bool:
 
 
 SUPERVISION_SPEC = {
-    "data": P.data_path, "config": P.config_path, "therapist_id": P.text, "month": P.month,
+    "data": P.data_source, "config": P.config_path, "therapist_id": P.text, "month": P.month,
     "since": P.iso_date, "out_dir": P.text, "formats": P.formats,
 }
 CLINIC_SPEC = {
-    "data": P.data_path, "config": P.config_path, "month": P.month, "out_dir": P.text,
+    "data": P.data_source, "config": P.config_path, "month": P.month, "out_dir": P.text,
     "jobs": P.positive_int, "formats": P.formats, "therapists": _therapists, "clinic": _flag,
 }
 
@@ -62,7 +62,7 @@ def run_supervision_brief(namespace: dict[str, Any]) -> pd.DataFrame:
         raise ParameterError(f"parameter therapist_id: {therapist!r} has no session in "
                              f"{period.label}; therapists: {', '.join(analysis.therapists)}")
     html = render_report("supervision", analysis, therapist_id=therapist,
-                         provenance=describe_source(p["data"], p["config"]))
+                         provenance=describe_source(p["data"], p["config"], ratings))
     folder = Path(p["out_dir"] or "reports") / period.slug
     folder.mkdir(parents=True, exist_ok=True)
     paths = write_report(html, folder / f"supervision-{therapist}", p["formats"])

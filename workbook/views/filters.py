@@ -33,6 +33,7 @@ from workbook.data.columns import RATERS
 from workbook.data.errors import InputFileError, ParameterError
 from workbook.data.parameters import check_parameters
 from workbook.data.signs import SIGN_KEYS
+from workbook.data.sources.urls import is_database_url
 from workbook.views.charts import (
     ChartLike,
     chart_attendance,
@@ -66,7 +67,7 @@ def view_keys(analysis: Analysis) -> tuple[str, ...]:
 class ReviewParameters:
     """The caseload review's parameters, checked; paths resolved to existing files."""
 
-    data: Path
+    data: Path | str  # a file, or a database URL
     config: Path | None
     therapist_id: str | None = None
     month: str | None = None
@@ -107,9 +108,12 @@ def validate_parameters(namespace: Mapping[str, object]) -> ReviewParameters:
     return ReviewParameters(**values)
 
 
-def _input_file(name: str, value: object) -> Path | None:
-    """An existing file found by `find_input`; None only for the config (the defaults)."""
+def _input_file(name: str, value: object) -> Path | str | None:
+    """An existing file found by `find_input` (or, for the data, a database URL); None only
+    for the config (the defaults)."""
     value = P.text(name, value)
+    if name == "data" and is_database_url(value):
+        return value
     if value is None:
         if name == "data":
             raise ParameterError("parameter data: expected the path of a ratings file")

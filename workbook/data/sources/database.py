@@ -33,9 +33,9 @@ def load_database(text: str, config: Config) -> pd.DataFrame:
     try:
         with engine.connect() as conn:
             table = read_rows(conn, location)
-    except InputFileError:
-        raise
-    except Exception as exc:  # the driver's own errors: say what failed, never the password
+    except Exception as exc:
+        if not is_driver_error(exc):
+            raise
         raise InputFileError(f"{location.label}: cannot be read ({_reason(exc)})") from None
     finally:
         engine.dispose()
@@ -63,6 +63,14 @@ def open_engine(location: Location, *, create: bool = False):
             conn.exec_driver_sql("BEGIN IMMEDIATE" if create else "BEGIN")
         return engine
     return create_engine(location.url, connect_args={"connect_timeout": 10})
+
+
+def is_driver_error(exc: BaseException) -> bool:
+    """An error of SQLAlchemy or of a database driver (not a bug of ours)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    module = type(exc).__module__ or ""
+    return isinstance(exc, SQLAlchemyError) or module.startswith(("sqlite3", "psycopg"))
 
 
 def _reason(exc: Exception) -> str:
@@ -178,7 +186,8 @@ def _categorical(values: np.ndarray) -> pd.Categorical:
     codes, uniq = pd.factorize(values)
     text = pd.Index([_cell_text(v) for v in uniq], dtype=object)
     canon, cats = pd.factorize(text)  # 7 and 7.0 may both be there
-    return pd.Categorical.from_codes(np.where(codes < 0, -1, canon[codes]), categories=cats)
+    canon = np.append(canon, -1)  # a missing value (code -1) stays missing
+    return pd.Categorical.from_codes(canon[codes], categories=cats)
 
 
 def _cell_text(value: object) -> str:
