@@ -1,7 +1,8 @@
 """The ranked discussion list for supervision, with reasons in plain words, and the wins.
 
 Reasons weigh in this order (DESIGN.md): reliable deterioration or harm; an unrepaired or open
-possible rupture on trust & safety; other unrepaired or open possible ruptures; dropout risk;
+possible rupture on trust & safety; other unrepaired or open possible ruptures; alliance alert
+(SRS below its cutoff or falling, from analysis.alliance_alert); dropout risk;
 not on track; concern ratings; perspective gap; missing ratings. A client ranks above another when
 their weightiest reason is weightier; ties go to the next reason, then to the client ID.
 """
@@ -16,6 +17,7 @@ REASON_ORDER = (
     "deterioration",
     "trust_rupture",
     "rupture",
+    "alliance",
     "dropout",
     "not_on_track",
     "concern",
@@ -26,6 +28,7 @@ REASON_TITLES = {
     "deterioration": "Reliable deterioration",
     "trust_rupture": "Possible rupture on trust & safety",
     "rupture": "Possible rupture",
+    "alliance": "Alliance alert (SRS)",
     "dropout": "Dropout risk",
     "not_on_track": "Not on track",
     "concern": "Concern ratings",
@@ -38,9 +41,11 @@ WIN_COLUMNS = ["client_id", "therapist_id", "kind", "text"]
 
 def rank_discussion(*, outcomes: pd.DataFrame, ruptures: pd.DataFrame,
                     attendance: pd.DataFrame, concerns: pd.DataFrame, gaps: pd.DataFrame,
-                    completeness: pd.DataFrame, concern_below: float) -> pd.DataFrame:
+                    completeness: pd.DataFrame, concern_below: float,
+                    alliance_alerts: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per client with at least one reason, ranked: rank, reasons (plain words)."""
     rows = [
+        *_alliance_reasons(alliance_alerts),
         *_outcome_reasons(outcomes),
         *_rupture_reasons(ruptures),
         *_dropout_reasons(attendance),
@@ -97,6 +102,15 @@ def _rupture_reasons(ruptures: pd.DataFrame) -> list[tuple]:
                      f"{r.score:g}, {r.depth:.1f} below their recent average) on "
                      f"{r.start_date:%Y-%m-%d}, {state}"))
     return rows
+
+
+def _alliance_reasons(alerts: pd.DataFrame | None) -> list[tuple]:
+    """Open SRS alliance alerts (see workbook.analysis.alliance_alert)."""
+    if alerts is None or alerts.empty:
+        return []
+    live = alerts[alerts["open"].astype(bool)]
+    return [(r.client_id, r.therapist_id, "alliance", f"Alliance alert: {r.text}")
+            for r in live.itertuples(index=False)]
 
 
 def _dropout_reasons(attendance: pd.DataFrame) -> list[tuple]:

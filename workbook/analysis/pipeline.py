@@ -7,19 +7,20 @@ therapist or supervisee (`Analysis.select`) without running it again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from workbook.analysis.agenda import list_wins, rank_discussion
 from workbook.analysis.alliance import analyse_alliance
+from workbook.analysis.alliance_alert import empty_alerts, find_alliance_alerts
 from workbook.analysis.attendance import summarise_attendance, summarise_completeness
 from workbook.analysis.outcomes import summarise_outcomes
 from workbook.analysis.periods import Period
 from workbook.data.config import Config
 
 FRAMES = ("ratings", "signs", "concerns", "ruptures", "gaps", "client_gaps", "attendance",
-          "completeness", "outcomes", "discussion", "wins")
+          "completeness", "outcomes", "discussion", "wins", "alliance_alerts")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Analysis:
     outcomes: pd.DataFrame
     discussion: pd.DataFrame
     wins: pd.DataFrame
+    alliance_alerts: pd.DataFrame = field(default_factory=empty_alerts)  # SRS alerts
 
     @property
     def clients(self) -> list[str]:
@@ -93,10 +95,12 @@ def analyse(ratings: pd.DataFrame, config: Config | None = None,
         "completeness": summarise_completeness(upto, config, start, end),
         "outcomes": summarise_outcomes(upto, config, end),
     }
+    parts["alliance_alerts"] = find_alliance_alerts(upto, config, start, end)
     parts["discussion"] = rank_discussion(
         outcomes=parts["outcomes"], ruptures=parts["ruptures"], attendance=parts["attendance"],
         concerns=parts["concerns"], gaps=parts["client_gaps"],
-        completeness=parts["completeness"], concern_below=config.thresholds.concern_below)
+        completeness=parts["completeness"], concern_below=config.thresholds.concern_below,
+        alliance_alerts=parts["alliance_alerts"])
     parts["wins"] = list_wins(outcomes=parts["outcomes"], ruptures=parts["ruptures"])
     return Analysis(config=config, period=period, ratings=upto, **parts)
 

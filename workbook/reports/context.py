@@ -11,6 +11,7 @@ import math
 import pandas as pd
 
 from workbook.analysis.agenda import REASON_TITLES
+from workbook.analysis.alliance_alert import describe_alert_rule
 from workbook.analysis.clinic import (
     outcome_table,
     sign_table,
@@ -20,6 +21,7 @@ from workbook.analysis.clinic import (
 from workbook.analysis.pipeline import Analysis, describe_rules
 from workbook.analysis.suppress import suppressed_label
 from workbook.data.signs import SIGN_LABELS, SIGNS
+from workbook.data.sources.mapping import describe_mapping
 from workbook.views.charts import (
     CASELOAD_CHART_KEY,
     chart_sign_months,
@@ -63,8 +65,26 @@ def base_context(analysis: Analysis, subject: str) -> dict:
         "period_label": period.label,
         "period_start": f"{period.start:%Y-%m-%d}",
         "period_end": f"{period.end:%Y-%m-%d}",
-        "rules": describe_rules(analysis.config),
+        "rules": {**describe_rules(analysis.config), **describe_sources(analysis)},
     }
+
+
+def describe_sources(analysis: Analysis) -> dict[str, str]:
+    """What the data itself asks a report to state: the instrument mapping of an export, the
+    SRS alliance alert rule, and a sign that no rating feeds (boundaries from attendance)."""
+    ratings, config = analysis.ratings, analysis.config
+    rules = {}
+    present = tuple(ratings.attrs.get("instruments", ()))
+    if present:
+        lines = describe_mapping(config.instruments, present, config.scale.min, config.scale.max)
+        rules["instruments"] = ("Ratings mapped from an instrument export (item codes only): "
+                                + "; ".join(lines))
+    if "srs" in ratings.columns and ratings["srs"].notna().any():
+        rules["alliance"] = describe_alert_rule(config)
+    if not present and ratings["boundaries_consistency"].isna().all():
+        rules["boundaries"] = ("No Boundaries & consistency rating in the data: that sign is "
+                               "read from attendance alone.")
+    return rules
 
 
 def headline_figures(analysis: Analysis) -> list[tuple[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -96,7 +97,8 @@ def run_validate(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     ratings = load_ratings(args.data, config)
-    print(format_description(describe_ratings(ratings), str(args.data)))
+    print(format_description(describe_ratings(ratings), ratings.attrs.get("source",
+                                                                         str(args.data))))
     return 0
 
 
@@ -232,8 +234,18 @@ def _source(text: str) -> str | Path:
 
 
 def _source_text(source: str | Path) -> str:
-    """What the notebooks are given: the URL, or the file's absolute path."""
-    return source if isinstance(source, str) else str(source.resolve())
+    """What the notebooks are given: the file's absolute path, or the URL without its password
+    (which goes to the kernel as PGPASSWORD, so the executed notebook kept as the run's record
+    never holds it)."""
+    if isinstance(source, Path):
+        return str(source.resolve())
+    from sqlalchemy.engine import make_url
+
+    url = make_url(source)
+    if url.password is None or url.get_backend_name() != "postgresql":
+        return source
+    os.environ["PGPASSWORD"] = str(url.password)
+    return url.set(password=None).render_as_string(hide_password=False)
 
 
 def _positive(text: str) -> int:
