@@ -201,10 +201,10 @@ def _score(instrument: Instrument, where_is: _Found, table, cell_lines: dict[int
                           lambda p, c=col: c.uniq[c.codes[p]], expected)
             parsed.append(col)
         items = _complete_rows(instrument, parsed, where_is, frame, cell_lines, lines, problems)
-    total = None
     if where_is.total is not None:
-        total = _check_total(instrument, where_is.total, items, table, cell_lines, problems)
-    return items, total
+        return items, _check_total(instrument, where_is.total, items, table, cell_lines,
+                                   problems)
+    return items, None if items is None else items.sum(axis=1)
 
 
 def _complete_rows(instrument: Instrument, parsed: list[_Numbers], where_is: _Found,

@@ -219,8 +219,7 @@ def _session_conflicts(new: pd.DataFrame, stored: pd.DataFrame, source,
     merged = new.merge(sessions[["client_id", "session_date", "id", *SESSION_FIELDS]],
                        on=["client_id", "session_date"], suffixes=("", "@store"))
     out = []
-    for row in merged.itertuples(index=False):
-        row = row._asdict()
+    for row in merged.to_dict("records"):
         differ = [(f, row[f], row[f + "@store"]) for f in SESSION_FIELDS
                   if not _same(row[f], row[f + "@store"])]
         if differ:

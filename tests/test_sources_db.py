@@ -1,0 +1,229 @@
+"""Database sources and `workbook import`, on SQLite and on a real PostgreSQL server.
+
+PostgreSQL runs as a throwaway cluster under the test's temporary folder on 127.0.0.1 (see
+tests/pgserver.py). Without the server binaries these tests skip, except when
+WORKBOOK_REQUIRE_POSTGRES=1 (CI), where a missing PostgreSQL fails them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sqlite3
+
+import pandas as pd
+import pytest
+from conftest import EXAMPLES
+from pgserver import find_bindir, running_cluster
+
+from workbook import DataError, analyse, load_config, load_ratings, parse_month
+from workbook.data.errors import ConflictError, InputFileError
+from workbook.data.sources import store
+from workbook.data.sources.store import import_ratings
+from workbook.runs.cli import main
+
+EXAMPLE, CONFIG = EXAMPLES / "caseload.csv", EXAMPLES / "workbook.yml"
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    """The URL of a PostgreSQL server started for this module."""
+    if find_bindir() is None:
+        message = "PostgreSQL server binaries not found (apt-get install postgresql)"
+        if os.environ.get("WORKBOOK_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + "; WORKBOOK_REQUIRE_POSTGRES=1 requires them")
+        pytest.skip(message)
+    with running_cluster(tmp_path_factory.mktemp("pg")) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store(request, tmp_path):
+    """new_store() -> the URL of a table that does not exist yet."""
+    if request.param == "sqlite":
+        return lambda: f"sqlite:///{tmp_path / f'clinic{next(_names)}.db'}?table=ratings"
+    base = request.getfixturevalue("postgres")
+    return lambda: f"{base}?table=ratings_{next(_names)}"
+
+
+@pytest.fixture(scope="module")
+def example():
+    config = load_config(CONFIG)
+    return config, load_ratings(EXAMPLE, config)
+
+
+def test_a_file_imported_reads_back_as_the_same_ratings_and_analysis(new_store, example):
+    config, expected = example
+    url = new_store()
+    result = import_ratings(EXAMPLE, url, config)
+    assert (result.added, result.unchanged, result.created) == (len(expected), 0, True)
+    stored = load_ratings(url, config)
+    pd.testing.assert_frame_equal(stored, expected)
+    month = parse_month("2026-10")
+    a, b = analyse(stored, config, month), analyse(expected, config, month)
+    pd.testing.assert_frame_equal(a.discussion, b.discussion)
+    assert "***" in stored.attrs["source"] or url.startswith("sqlite")
+
+
+def test_the_same_file_twice_is_a_no_op(new_store, example):
+    config, expected = example
+    url = new_store()
+    import_ratings(EXAMPLE, url, config)
+    again = import_ratings(EXAMPLE, url, config)
+    assert (again.added, again.unchanged) == (0, len(expected))
+    assert len(load_ratings(url, config)) == len(expected)
+
+
+def _month_files(tmp_path, expected):
+    raw = pd.read_csv(EXAMPLE, dtype=str, keep_default_na=False).drop(columns="session_number")
+    early = raw[raw["session_date"] < "2026-07-01"]
+    late = raw[raw["session_date"] >= "2026-07-01"]
+    paths = tmp_path / "early.csv", tmp_path / "late.csv"
+    early.to_csv(paths[0], index=False)
+    late.to_csv(paths[1], index=False)
+    return paths, raw
+
+
+def test_imports_in_parts_derive_session_numbers_over_the_whole_store(new_store, tmp_path,
+                                                                       example):
+    config, _ = example
+    (early, late), raw = _month_files(tmp_path, example)
+    whole = tmp_path / "whole.csv"
+    raw.to_csv(whole, index=False)
+    url = new_store()
+    import_ratings(late, url, config)
+    import_ratings(early, url, config)
+    pd.testing.assert_frame_equal(load_ratings(url, config), load_ratings(whole, config))
+
+
+def test_a_conflicting_record_is_refused_with_both_versions_and_nothing_written(
+        new_store, tmp_path, example):
+    config, expected = example
+    url = new_store()
+    import_ratings(EXAMPLE, url, config)
+    raw = pd.read_csv(EXAMPLE, dtype=str, keep_default_na=False)
+    changed = raw.copy()
+    row = changed.index[(changed["rater"] == "client") & (changed["trust_safety"] != "")][0]
+    old = changed.loc[row, "trust_safety"]
+    changed.loc[row, "trust_safety"] = "0" if old != "0" else "1"
+    extra = changed.iloc[[0]].assign(session_date="2026-10-31", client_id="NEW1")
+    path = tmp_path / "changed.csv"
+    pd.concat([changed, extra]).to_csv(path, index=False)
+    with pytest.raises(ConflictError) as info:
+        import_ratings(path, url, config)
+    [conflict] = info.value.conflicts
+    key = f"{raw.loc[row, 'client_id']}, {raw.loc[row, 'session_date']}, client"
+    assert key in conflict and f"trust_safety {changed.loc[row, 'trust_safety']}" in conflict
+    assert f"trust_safety {old}" in conflict and "row id" in conflict
+    assert len(load_ratings(url, config)) == len(expected)  # NEW1 was not written either
+
+
+def test_a_new_rating_of_a_stored_session_must_agree_on_attendance(new_store, tmp_path):
+    url = new_store()
+    first = tmp_path / "a.csv"
+    first.write_text("client_id,therapist_id,session_date,rater,attendance,trust_safety\n"
+                     "C1,T1,2026-01-05,client,attended,8\n")
+    import_ratings(first, url)
+    second = tmp_path / "b.csv"
+    second.write_text("client_id,therapist_id,session_date,rater,attendance,trust_safety\n"
+                      "C1,T1,2026-01-05,therapist,no_show,\n")
+    with pytest.raises(ConflictError, match="attendance no_show.*attendance attended"):
+        import_ratings(second, url)
+
+
+def test_a_crash_inside_the_import_leaves_the_store_as_it_was(new_store, tmp_path, example,
+                                                              monkeypatch):
+    config, expected = example
+    url = new_store()
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the machine went down mid-import")
+
+    monkeypatch.setattr(store, "_log", crash)  # after every row was inserted
+    with pytest.raises(RuntimeError):
+        import_ratings(EXAMPLE, url, config)
+    with pytest.raises(InputFileError, match="no table 'ratings|not found"):
+        load_ratings(url, config)
+    monkeypatch.undo()
+    (early, late), _ = _month_files(tmp_path, example)
+    first = import_ratings(early, url, config)
+    monkeypatch.setattr(store, "_log", crash)
+    with pytest.raises(RuntimeError):
+        import_ratings(late, url, config)
+    assert len(load_ratings(url, config)) == first.added < len(expected)
+
+
+def test_bad_rows_in_a_table_name_the_table_row_id_and_record(new_store, tmp_path):
+    url = new_store()
+    good = tmp_path / "good.csv"
+    good.write_text("client_id,therapist_id,session_date,trust_safety\n"
+                    "C1,T1,2026-01-05,8\nC2,T1,2026-01-06,7\n")
+    import_ratings(good, url)
+    from sqlalchemy import create_engine, text
+
+    from workbook.data.sources.urls import parse_location
+
+    location = parse_location(url)
+    engine = create_engine(location.url)
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE {location.table} SET trust_safety = 12 WHERE "
+                          "client_id = 'C2'"))
+    engine.dispose()
+    with pytest.raises(DataError) as info:
+        load_ratings(url)
+    [problem] = info.value.problems
+    assert (problem.line, problem.unit, problem.key, problem.column) == (
+        2, "row id", "C2, 2026-01-06, client", "trust_safety")
+    assert str(problem).startswith(f"{location.label}, row id 2 (C2, 2026-01-06, client), "
+                                   "column 'trust_safety': got '12")
+
+
+def test_a_query_is_read_like_a_table_and_cannot_write(new_store, tmp_path):
+    url = new_store()
+    import_ratings(EXAMPLE, url)
+    base, table = url.split("?table=")
+    query = f"{base}?query=SELECT * FROM {table} WHERE therapist_id = 'T01'"
+    part = load_ratings(query)
+    assert set(part["therapist_id"]) == {"T01"} and len(part)
+    with pytest.raises(InputFileError, match="cannot be read"):
+        load_ratings(f"{base}?query=DELETE FROM {table} RETURNING *")
+    assert len(load_ratings(url)) == len(load_ratings(EXAMPLE))
+
+
+def test_missing_database_file_and_table_are_input_errors(tmp_path, capsys):
+    db = tmp_path / "clinic.db"
+    assert main(["validate", f"sqlite:///{db}"]) == 5
+    assert "not found" in capsys.readouterr().err and not db.exists()
+    sqlite3.connect(db).execute("CREATE TABLE other (x)").connection.commit()
+    assert main(["validate", f"sqlite:///{db}?table=ratings"]) == 5
+    assert "no table 'ratings'; its tables: other" in capsys.readouterr().err
+
+
+def test_the_password_is_never_printed(postgres, capsys):
+    wrong = postgres.replace("@127.0.0.1", "x@127.0.0.1")
+    password = wrong.split(":")[2].split("@")[0]
+    assert main(["validate", f"{wrong}?table=ratings"]) == 5
+    err = capsys.readouterr().err
+    assert "password authentication failed" in err and password not in err and "***" in err
+    assert main(["import", str(EXAMPLE), "--into", f"{postgres}?table=pw_check"]) == 0
+    assert main(["validate", f"{postgres}?table=pw_check"]) == 0
+    out = capsys.readouterr().out
+    assert postgres.split(":")[2].split("@")[0] not in out and "***" in out
+
+
+def test_import_command_exit_codes(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    assert main(["import", str(EXAMPLE), "--into", url]) == 0
+    assert "4,280 new record(s)" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("client_id,therapist_id,session_date,trust_safety\nC1,T1,2026-01-05,11\n")
+    assert main(["import", str(bad), "--into", url]) == 4
+    changed = tmp_path / "changed.csv"
+    text = EXAMPLE.read_text().splitlines()
+    head, first = text[0].split(","), text[1].split(",")
+    first[head.index("site")] = "elsewhere"
+    changed.write_text("\n".join([text[0], ",".join(first)]) + "\n")
+    assert main(["import", str(changed), "--into", url]) == 9
+    assert "site elsewhere" in capsys.readouterr().err
+    assert main(["import", str(EXAMPLE), "--into", f"{url}?query=SELECT 1"]) == 5
