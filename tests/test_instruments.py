@@ -38,7 +38,9 @@ def reference_signs(srs: list | None, wai: list | None) -> dict[str, float]:
             return (sum(wai[i - 1] for i in items) / len(items) - 1) * 2.5
         trust.append(part(BOND))
         collaboration.append(part(GOAL + TASK))
-    mean = (lambda xs: sum(xs) / len(xs) if xs else np.nan)
+    def mean(xs: list[float]) -> float:
+        return sum(xs) / len(xs) if xs else np.nan
+
     return {"trust_safety": mean(trust), "empathy_understanding": mean(empathy),
             "collaboration_respect": mean(collaboration)}
 
@@ -106,7 +108,8 @@ def same_ratings(a: pd.DataFrame, b: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(clients=caseload)
 def test_wide_and_long_exports_load_as_the_equivalent_five_sign_file(tmp_path, clients):
     rows = sessions_of(clients)
@@ -120,7 +123,8 @@ def test_wide_and_long_exports_load_as_the_equivalent_five_sign_file(tmp_path, c
 
 def test_the_same_analysis_from_an_export_and_from_the_five_sign_file(tmp_path):
     rng = np.random.default_rng(3)
-    clients = [[{"srs": list(rng.integers(10, 21, 4) / 2) if w % 3 else list(rng.integers(0, 15, 4) / 2),
+    clients = [[{"srs": list(rng.integers(10, 21, 4) / 2) if w % 3
+                 else list(rng.integers(0, 15, 4) / 2),
                  "ors": list(rng.integers(4, 21, 4) / 2),
                  "wai": list(rng.integers(1, 6, 12)) if c % 2 else None}
                 for w in range(10)] for c in range(12)]
@@ -171,7 +175,8 @@ def test_wai_items_must_be_whole_numbers_from_1_to_5(tmp_path):
 
 
 def test_a_sign_from_its_own_column_and_a_mapped_instrument_is_refused(tmp_path):
-    path = _write(tmp_path, HEAD.strip() + ",Empathy_Understanding\nC1,T1,2026-01-05,9,9,9,9,36,7\n")
+    path = _write(tmp_path, HEAD.strip() + ",Empathy_Understanding\n"
+                                           "C1,T1,2026-01-05,9,9,9,9,36,7\n")
     [(line, column, _, expected)] = problems_of(path)
     assert (line, column) == (1, "Empathy_Understanding") and "not both" in expected
 
