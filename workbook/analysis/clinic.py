@@ -41,9 +41,10 @@ def sign_table(months: pd.DataFrame, threshold: int) -> tuple[list[str], list[di
     rows = []
     for key in SIGN_KEYS:
         part = months[months["sign"] == key].sort_values("month")
-        row = {"Sign": SIGN_LABELS[key]}
-        for label, r in zip(labels, part.itertuples(), strict=False):
-            row[label] = f"{r.mean:.1f}" if r.n >= threshold else suppressed_label(threshold)
+        row = {"Sign": SIGN_LABELS[key], **dict.fromkeys(labels, "–")}  # a month not rated
+        for r in part.itertuples():  # by the month itself: a sign may lack some months
+            row[f"{r.month:%b %Y}"] = (f"{r.mean:.1f}" if r.n >= threshold
+                                       else suppressed_label(threshold))
         rows.append(row)
     return ["Sign", *labels], rows
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from workbook.data.columns import RATERS
 from workbook.data.config import Config
+from workbook.data.errors import ParameterError
 from workbook.data.signs import SIGN_KEYS, SIGNS
 from workbook.reports.render import _environment, html_to_pdf, write_atomic
 
@@ -30,7 +31,7 @@ def card_points(config: Config) -> list[str]:
     """The scale's whole points as box labels (0..10 by default)."""
     lo, hi = config.scale.min, config.scale.max
     if lo != int(lo) or hi != int(hi) or hi - lo + 1 > MAX_BOXES:
-        raise ValueError(f"a card needs a whole-number scale of at most {MAX_BOXES} points; "
+        raise ParameterError(f"a card needs a whole-number scale of at most {MAX_BOXES} points; "
                          f"the config's is {lo:g} to {hi:g}")
     return [str(p) for p in range(int(lo), int(hi) + 1)]
 

@@ -168,6 +168,8 @@ def _caseload_frames(ratings: pd.DataFrame, sign: str, config: Config, highlight
         week = week.clip(lower=pd.Timestamp(start).normalize())
     spread = rows.groupby(week.rename("session_date"))["score"].quantile(
         [0.25, 0.5, 0.75]).unstack().reset_index()
+    if rows.empty:  # a sign nobody rated (e.g. not fed by an instrument export): no band
+        spread = pd.DataFrame(columns=["session_date", 0.25, 0.5, 0.75])
     spread.columns = ["session_date", "q1", "median", "q3"]
     chosen = rows[rows["client_id"].isin(list(highlight))].sort_values(
         ["client_id", "session_date"], kind="stable")
