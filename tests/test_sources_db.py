@@ -227,3 +227,13 @@ def test_import_command_exit_codes(tmp_path, capsys):
     assert main(["import", str(changed), "--into", url]) == 9
     assert "site elsewhere" in capsys.readouterr().err
     assert main(["import", str(EXAMPLE), "--into", f"{url}?query=SELECT 1"]) == 5
+
+
+def test_the_notebooks_data_parameter_takes_a_database_url(tmp_path):
+    from workbook.data import parameters as P
+    from workbook.views.filters import validate_parameters
+
+    url = f"sqlite:///{tmp_path / 'c.db'}?table=ratings"
+    assert P.data_source("data", url) == url
+    assert validate_parameters({"data": url}).data == url
+    assert P.data_source("data", None) == EXAMPLE.resolve()
