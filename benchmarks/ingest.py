@@ -161,9 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         ok &= run("csv (baseline)", lambda: (rows, base), target, None)
         if "sqlite" in wanted:
             db = folder / f"ratings_{args.rows}.db"
-            db.unlink(missing_ok=True)
             url = f"sqlite:///{db}?table=ratings"
-            print(f"sqlite: store filled in {fill_store(url, path):.1f} s (setup, not timed)")
+            if source != "existing file" or not db.exists():  # a kept store is reused
+                db.unlink(missing_ok=True)
+                print(f"sqlite: store filled in {fill_store(url, path):.1f} s (setup, not "
+                      "timed)")
             ok &= run("sqlite", lambda: best_of(url, args.repeats), target, base)
         if "postgresql" in wanted:
             ok &= _postgresql(path, args.repeats, target, base)

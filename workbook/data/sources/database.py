@@ -87,14 +87,14 @@ def read_rows(conn, location: Location) -> RawTable:
     select = ", ".join(_select_item(conn, n, n in casts) for n in names)
     sql = f"SELECT {select} FROM {source}"
     if location.dialect == "postgresql":
-        frame = _copy_csv(conn, sql, names)
+        frame = _copy_csv(conn, sql, names, id_column)
     else:
-        frame = _fetch(conn, sql, names)
+        frame = _fetch(conn, sql, names, id_column)
     if id_column:
         ids = frame.pop(id_column)
-        lines = pd.to_numeric(ids.cat.categories.to_series()).to_numpy(dtype=np.int64)[
-            ids.cat.codes.to_numpy()]
-        return RawTable(frame, lines, "row id")
+        if isinstance(ids.dtype, pd.CategoricalDtype):
+            ids = ids.cat.categories.to_numpy(dtype=np.int64)[ids.cat.codes.to_numpy()]
+        return RawTable(frame, np.asarray(ids, dtype=np.int64), "row id")
     return RawTable(frame, np.arange(1, len(frame) + 1), "result row")
 
 
@@ -148,14 +148,17 @@ def _columns(conn, location: Location) -> tuple[list[str], str | None, set[str]]
     return [c["name"] for c in info], id_column, casts
 
 
-def _copy_csv(conn, sql: str, names: list[str]) -> pd.DataFrame:
-    """PostgreSQL: the rows as CSV through COPY, parsed like a CSV file (every cell text)."""
+def _copy_csv(conn, sql: str, names: list[str], id_column: str | None) -> pd.DataFrame:
+    """PostgreSQL: the rows as CSV through COPY, parsed like a CSV file (every cell text but
+    the integer id)."""
     cursor = conn.connection.dbapi_connection.cursor()
     chunks = []
     with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
         for chunk in copy:
             chunks.append(bytes(chunk))
     data = b"".join(chunks)
+    if not data:
+        return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
     fields = [f"c{i}" for i in range(len(names))]
     text = pa.dictionary(pa.int32(), pa.string())
     table = pacsv.read_csv(
@@ -163,22 +166,23 @@ def _copy_csv(conn, sql: str, names: list[str]) -> pd.DataFrame:
         read_options=pacsv.ReadOptions(column_names=fields, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(fields, text), null_values=[],
-            strings_can_be_null=False, quoted_strings_can_be_null=False))
-    if not data:
-        return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+            column_types={f: pa.int64() if n == id_column else text
+                          for f, n in zip(fields, names, strict=True)},
+            null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False))
     return table.unify_dictionaries().to_pandas().set_axis(names, axis=1)
 
 
-def _fetch(conn, sql: str, names: list[str]) -> pd.DataFrame:
-    """SQLite: the rows as the driver returns them, each column dictionary-encoded."""
+def _fetch(conn, sql: str, names: list[str], id_column: str | None) -> pd.DataFrame:
+    """SQLite: the rows as the driver returns them, each column dictionary-encoded (the
+    integer id as integers)."""
     cursor = conn.connection.dbapi_connection.cursor()
     rows = cursor.execute(sql).fetchall()
     if not rows:
         return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
     cells = np.array(rows, dtype=object)
     del rows
-    return pd.DataFrame({n: _categorical(cells[:, i]) for i, n in enumerate(names)})
+    return pd.DataFrame({n: cells[:, i].astype(np.int64) if n == id_column
+                         else _categorical(cells[:, i]) for i, n in enumerate(names)})
 
 
 def _categorical(values: np.ndarray) -> pd.Categorical:
