@@ -237,3 +237,20 @@ def test_the_notebooks_data_parameter_takes_a_database_url(tmp_path):
     assert P.data_source("data", url) == url
     assert validate_parameters({"data": url}).data == url
     assert P.data_source("data", None) == EXAMPLE.resolve()
+
+
+def test_an_empty_table_is_refused_like_an_empty_file(new_store):
+    from sqlalchemy import MetaData
+
+    from workbook.data.config import Config
+    from workbook.data.sources.database import open_engine
+    from workbook.data.sources.urls import parse_location
+
+    url = new_store()
+    location = parse_location(url)
+    engine = open_engine(location, create=True)
+    with engine.begin() as conn:
+        store.ratings_table(MetaData(), location.table, None, Config()).create(conn)
+    engine.dispose()
+    with pytest.raises(DataError, match="at least one rating row"):
+        load_ratings(url)
