@@ -194,9 +194,11 @@ def test_ratings_after_end_are_ignored():
     assert (ep.status, ep.repair_date) == ("repaired", day(5))
 
 
-def test_episodes_returned_by_start_date_in_period():
+def test_episodes_returned_in_every_period_they_are_open_or_end_in():
     df = frame(series("A", [9, 9, 9, 6, 9, 9, 9, 6]))  # dips at sessions 4 and 8
-    assert list(ruptures(df, period=(day(5), day(8))).start_session) == [8]
+    # the first is repaired at session 5: it belongs to a period holding session 4 or 5
+    assert list(ruptures(df, period=(day(5), day(8))).start_session) == [4, 8]
+    assert list(ruptures(df, period=(day(6), day(8))).start_session) == [8]
     assert list(ruptures(df, period=(day(4), day(4))).start_session) == [4]
 
 
@@ -315,7 +317,7 @@ def test_perspective_gap_sign_and_flag():
     assert list(by_client.client_id) == ["A", "B"]
     assert list(by_client.n_pairs) == [5, 1]
     assert list(by_client.mean_gap) == pytest.approx([(6.5 - 2) / 5, 3])
-    assert list(by_client.flagged) == [False, True]
+    assert list(by_client.flagged) == [True, True]  # A's trust gap counts: never pooled
 
 
 def test_perspective_gap_of_minus_two_is_flagged_and_period_applies():

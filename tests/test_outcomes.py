@@ -178,15 +178,18 @@ def test_input_row_order_does_not_matter():
         pd.testing.assert_frame_equal(summarise_outcomes(shuffled, CONFIG, END), expected)
 
 
-def test_extra_measure_without_threshold_gets_no_category():
+def test_extra_measure_with_one_client_gets_no_category():
+    # Jacobson & Truax needs the clinic's pre-treatment SD: one client's scores do not give one
     config = parse_config({"measures": {"goals": {"label": "Goals", "min": 0, "max": 10,
-                                                  "higher_is_better": True, "cutoff": 5}}})
+                                                  "higher_is_better": True, "cutoff": 5,
+                                                  "reliability": 0.8}}})
     ratings = frame(weekly("A", "goals", [2, 2, 3, 2]) + weekly("A", "phq9", [12, 12, 12, 12]),
                     extra=("goals",))
     out = summarise_outcomes(ratings, config, END)
     assert out["measure"].tolist() == ["goals", "phq9"]
     goals = row(out, "A", "goals")
     assert goals["label"] == "Goals" and goals["category"] is None
+    assert goals["method"].startswith("Jacobson & Truax: too few clients")
     assert not goals["not_on_track"]  # improvement cannot be judged without a threshold
     assert bool(goals["clinical_first"]) and bool(goals["clinical_latest"])  # below 5
     assert bool(row(out, "A", "phq9")["not_on_track"])

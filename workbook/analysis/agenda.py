@@ -5,6 +5,12 @@ possible rupture on trust & safety; other unrepaired or open possible ruptures; 
 (SRS below its cutoff or falling, from analysis.alliance_alert); dropout risk;
 not on track; concern ratings; perspective gap; missing ratings. A client ranks above another when
 their weightiest reason is weightier; ties go to the next reason, then to the client ID.
+
+A row is one view of a client (`workbook.analysis.handover`): a handed-over client can be on
+both therapists' lists, each from what that therapist may see, with a last line naming the
+handover (a note, which weighs nothing and puts no one on the list by itself). A reliable
+worsening at any score in the period counts as deterioration even when the latest score is
+back; perspective gaps are per sign.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ REASON_TITLES = {
     "gap": "Perspective gap",
     "missing": "Missing ratings",
 }
+NOTE_KINDS = ("handover",)
 DISCUSSION_COLUMNS = ["rank", "client_id", "therapist_id", "top_reason", "reasons", "kinds"]
 WIN_COLUMNS = ["client_id", "therapist_id", "kind", "text"]
 
@@ -42,8 +49,10 @@ WIN_COLUMNS = ["client_id", "therapist_id", "kind", "text"]
 def rank_discussion(*, outcomes: pd.DataFrame, ruptures: pd.DataFrame,
                     attendance: pd.DataFrame, concerns: pd.DataFrame, gaps: pd.DataFrame,
                     completeness: pd.DataFrame, concern_below: float,
-                    alliance_alerts: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per client with at least one reason, ranked: rank, reasons (plain words)."""
+                    alliance_alerts: pd.DataFrame | None = None,
+                    handovers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per client view (client and therapist) with at least one reason, ranked: rank,
+    reasons (plain words); `gaps` per client and sign."""
     rows = [
         *_alliance_reasons(alliance_alerts),
         *_outcome_reasons(outcomes),
@@ -56,17 +65,19 @@ def rank_discussion(*, outcomes: pd.DataFrame, ruptures: pd.DataFrame,
     if not rows:
         return pd.DataFrame(columns=DISCUSSION_COLUMNS)
     reasons = pd.DataFrame(rows, columns=["client_id", "therapist_id", "kind", "text"])
-    reasons["order"] = reasons["kind"].map(REASON_ORDER.index)
-    reasons = reasons.sort_values(["client_id", "order", "text"], kind="stable")
-    grouped = reasons.groupby("client_id", sort=True)
+    reasons = pd.concat([reasons, _handover_notes(reasons, handovers)], ignore_index=True)
+    reasons["order"] = reasons["kind"].map(
+        lambda k: REASON_ORDER.index(k) if k in REASON_ORDER else len(REASON_ORDER))
+    reasons = reasons.sort_values(["client_id", "therapist_id", "order", "text"], kind="stable")
+    grouped = reasons.groupby(["client_id", "therapist_id"], sort=True)
     table = pd.DataFrame({
-        "therapist_id": grouped["therapist_id"].last(),
         "reasons": grouped["text"].agg(list),
         "kinds": grouped["kind"].agg(list),
         "weight": grouped["order"].agg(_weight),
     }).reset_index()
     table["top_reason"] = table["kinds"].map(lambda kinds: REASON_TITLES[kinds[0]])
-    table = table.sort_values(["weight", "client_id"], ascending=[False, True], kind="stable")
+    table = table.sort_values(["weight", "client_id", "therapist_id"],
+                              ascending=[False, True, True], kind="stable")
     table["rank"] = range(1, len(table) + 1)
     return table[DISCUSSION_COLUMNS].reset_index(drop=True)
 
@@ -74,7 +85,27 @@ def rank_discussion(*, outcomes: pd.DataFrame, ruptures: pd.DataFrame,
 def _weight(orders: pd.Series) -> int:
     """One bit per kind of reason, weightiest highest: comparing weights compares the sets of
     reasons lexicographically, weightiest first."""
-    return sum(1 << (len(REASON_ORDER) - 1 - order) for order in set(orders))
+    return sum(1 << (len(REASON_ORDER) - 1 - order) for order in set(orders)
+               if order < len(REASON_ORDER))
+
+
+def _handover_notes(reasons: pd.DataFrame, handovers: pd.DataFrame | None) -> pd.DataFrame:
+    """A last line for each listed view of a handed-over client, naming the handover."""
+    columns = ["client_id", "therapist_id", "kind", "text"]
+    if handovers is None or handovers.empty:
+        return pd.DataFrame(columns=columns)
+    listed = reasons[["client_id", "therapist_id"]].drop_duplicates()
+    views = handovers.merge(listed, on=["client_id", "therapist_id"])
+    rows = []
+    for h in views.itertuples(index=False):
+        if h.role == "current":
+            text = (f"Handed over from {h.other_therapists}: with this therapist since "
+                    f"{h.handover_date:%Y-%m-%d}; earlier sessions are included")
+        else:
+            text = (f"Handed over to {h.other_therapists} on {h.handover_date:%Y-%m-%d}: only "
+                    f"sessions up to {h.until:%Y-%m-%d} are included")
+        rows.append((h.client_id, h.therapist_id, "handover", text))
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _outcome_reasons(outcomes: pd.DataFrame) -> list[tuple]:
@@ -84,7 +115,13 @@ def _outcome_reasons(outcomes: pd.DataFrame) -> list[tuple]:
             what = "moved into the clinical range" if r.category == "harmed" else "reliably worse"
             rows.append((r.client_id, r.therapist_id, "deterioration",
                          f"{r.label} {what}: {r.first_score:g} → {r.latest_score:g}"))
-        elif r.not_on_track:
+            continue
+        if r.worse_in_period:
+            rows.append((r.client_id, r.therapist_id, "deterioration",
+                         f"{r.label} reliably worse during the period: {r.first_score:g} → "
+                         f"{r.worst_score:g} on {r.worst_date:%Y-%m-%d} (latest "
+                         f"{r.latest_score:g})"))
+        if r.not_on_track:
             rows.append((r.client_id, r.therapist_id, "not_on_track",
                          f"Not on track on {r.label} after {r.n_scores} scores "
                          f"({r.first_score:g} → {r.latest_score:g}, no reliable improvement)"))
@@ -132,12 +169,14 @@ def _concern_reasons(concerns: pd.DataFrame, concern_below: float) -> list[tuple
 
 
 def _gap_reasons(gaps: pd.DataFrame) -> list[tuple]:
+    """One line per flagged sign (gaps are never pooled across signs)."""
     rows = []
     for r in gaps[gaps["flagged"].astype(bool)].itertuples(index=False):
         who = "higher" if r.mean_gap > 0 else "lower"
         rows.append((r.client_id, r.therapist_id, "gap",
-                     f"Therapist rates the relationship {abs(r.mean_gap):.1f} points {who} "
-                     f"than the client on average ({r.n_pairs} paired ratings)"))
+                     f"Therapist rates {SIGN_LABELS[r.sign]} {abs(r.mean_gap):.1f} points "
+                     f"{who} than the client on average ({r.n_pairs} paired "
+                     f"rating{'s' if r.n_pairs != 1 else ''})"))
     return rows
 
 

@@ -6,15 +6,21 @@ never used; history before `start` feeds baselines, trends and the previous peri
 the input never changes an output. Choices where the design is silent:
 
 - A client is "seen in the period" when any row (any rater, any attendance) is dated in it.
-- Aggregate rows (summaries, gaps) carry the client's current therapist: the one at the client's
-  latest session on or before `end`. Event rows (concerns, episodes) carry the session's therapist.
+- Every row carries the client's current therapist: the one at the client's latest session on or
+  before `end`, whose view of the client is the whole course (`workbook.analysis.handover`
+  gives a former therapist the course up to the handover by cutting the data there).
+- `change` compares with the previous calendar period (`Period.previous`: the previous month for
+  a month, the same length just before otherwise), never with the previous 30 or 31 days.
 - Signs are ordered as in `SIGN_KEYS`, raters as in `RATERS`, clients by their ID.
 - Possible rupture: the within-client SD is the sample SD (ddof=1) of all that rater's ratings of
   that client on that sign up to `end` (the dip included); with one rating it is NaN and only the
   point rule applies. Episodes are searched over the whole history up to `end` (so an episode
-  that began before `start` still blocks a new one), and those starting in the period are
-  returned. An unrepaired episode ends with its window (length = 1 + repair_window); an open one
-  runs to the latest rating. Threshold comparisons allow 1e-9 of floating-point slack.
+  that began before `start` still blocks a new one). An episode belongs to every period in which
+  it is open, changes status or is repaired: those open at `end`, and those whose last rating
+  (`end_date`: the repair, the window's last rating, or the latest rating of an open one) is
+  dated on or after `start`. An unrepaired episode ends with its window (length = 1 +
+  repair_window); an open one runs to the latest rating. Threshold comparisons allow 1e-9 of
+  floating-point slack.
 - Perspective gap: therapist minus client on the same client, session date and sign, so a
   positive gap means the therapist rated the alliance higher than the client did.
 """
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from workbook.analysis.periods import Period
 from workbook.data.columns import RATERS
 from workbook.data.config import Config
 from workbook.data.errors import ParameterError
@@ -42,7 +49,7 @@ CONCERN_COLUMNS = (
 )
 RUPTURE_COLUMNS = (
     "client_id", "therapist_id", "sign", "rater", "start_date", "start_session", "baseline",
-    "score", "depth", "length", "repair_date", "status",
+    "score", "depth", "length", "end_date", "repair_date", "status",
 )
 GAP_COLUMNS = ("therapist_id", "client_id", "sign", "n_pairs", "mean_gap", "flagged")
 CLIENT_GAP_COLUMNS = ("client_id", "therapist_id", "n_pairs", "mean_gap", "flagged")
@@ -62,6 +69,7 @@ class _Rows:
     seen: np.ndarray  # per client code: any row dated in the period
     start: int  # first day of the period
     end: int  # last day of the period
+    previous: int  # first day of the previous period (which ends the day before `start`)
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ def summarise_signs(
     Rows exist for series with a rating on or before `end` whose client was seen in the period.
     `trend` is the OLS slope per session (x = session_number) over the last
     `thresholds.trend_ratings` ratings up to `end`; `change` is the period mean minus the mean
-    over the previous period of the same length.
+    over the previous calendar period (`Period.previous`).
     """
     rows = _code_rows(ratings, start, end)
     (summary,) = _each_sign(ratings, rows, config, _summarise)
@@ -106,7 +114,7 @@ def find_concerns(
 def find_ruptures(
     ratings: pd.DataFrame, config: Config, start: pd.Timestamp, end: pd.Timestamp
 ) -> pd.DataFrame:
-    """Possible-rupture episodes starting in the period, with depth, length and status."""
+    """Possible-rupture episodes open, changing status or repaired in the period."""
     rows = _code_rows(ratings, start, end)
     (episodes,) = _each_sign(ratings, rows, config, _ruptures)
     return _frame(episodes, RUPTURE_COLUMNS, ("_client", "_sign", "_rater", "_day"))
@@ -172,8 +180,10 @@ def _code_rows(ratings: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) ->
     seen = np.zeros(len(clients), dtype=bool)
     seen[client[day >= first]] = True
     therapist = _current_therapist(ratings, row, client, day, len(clients))
+    previous = _to_day(Period(pd.Timestamp(start).normalize(),
+                              pd.Timestamp(end).normalize()).previous().start)
     return _Rows(row, client.astype(np.int64), rater, day, np.asarray(clients, dtype=object),
-                 raters, therapist, seen, first, last)
+                 raters, therapist, seen, first, last, previous)
 
 
 def _current_therapist(
@@ -272,8 +282,7 @@ def _dates(days: np.ndarray) -> np.ndarray:
 def _summarise(ratings: pd.DataFrame, rows: _Rows, lg: _Long, config: Config) -> dict:
     """Per-series summary figures, reduced over each series' period and previous-period runs."""
     y, head, tail = lg.score, lg.first, lg.last + 1
-    length = rows.end - rows.start + 1
-    prev_from = _series_start(lg, rows.start - length)
+    prev_from = _series_start(lg, rows.previous)
     from_ = _series_start(lg, rows.start)
     n_p, n_prev = tail - from_, from_ - prev_from
     padded = np.append(y, 0.0)
@@ -355,7 +364,7 @@ def _concerns(ratings: pd.DataFrame, rows: _Rows, config: Config) -> pd.DataFram
     row = rows.row[pos]
     return _table({
         "client_id": (rows.clients, rows.client[pos]),
-        "therapist_id": (ratings["therapist_id"].to_numpy(), row),
+        "therapist_id": (rows.therapist, rows.client[pos]),
         "session_date": (ratings["session_date"].to_numpy(), row),
         "session_number": (ratings["session_number"].to_numpy(), row),
         "rater": (rows.raters, rows.rater[pos]),
@@ -442,26 +451,28 @@ def _keep_episodes(group: np.ndarray, cand: np.ndarray, cover: np.ndarray) -> np
 
 
 def _ruptures(ratings: pd.DataFrame, rows: _Rows, lg: _Long, config: Config) -> dict:
-    """Episodes over the whole history up to `end`; those starting in the period returned."""
+    """Episodes over the whole history up to `end`; those that belong to the period (open at
+    its end, or last rated in it) returned."""
     cand, baseline = _find_dips(lg, config)
     repair, later, status = _look_ahead(lg, cand, baseline, config)
     window = config.rupture.repair_window
     span = np.where(status == 0, repair, np.where(status == 1, window, later))
     keep = _keep_episodes(lg.group[cand], cand, cand + span)
-    sel = np.flatnonzero(keep & (lg.day[cand] >= rows.start))
+    sel = np.flatnonzero(keep & ((status == 2) | (lg.day[cand + span] >= rows.start)))
     cand, baseline, repair, span, status = (a[sel] for a in (cand, baseline, repair, span, status))
     row = lg.row[cand]
     repair_date = np.where(status == 0, _dates(lg.day[cand + repair]), np.datetime64("NaT", "ns"))
     return {
         **_codes(rows, lg, cand),
         "_day": lg.day[cand],
-        "therapist_id": ratings["therapist_id"].to_numpy()[row],
+        "therapist_id": rows.therapist[lg.client[cand]],
         "start_date": _dates(lg.day[cand]),
         "start_session": ratings["session_number"].to_numpy()[row],
         "baseline": baseline,
         "score": lg.score[cand],
         "depth": baseline - lg.score[cand],
         "length": (span + 1).astype(np.int64),
+        "end_date": _dates(lg.day[cand + span]),
         "repair_date": repair_date,
         "status": np.array(["repaired", "unrepaired", "open"], dtype=object)[status],
     }
@@ -509,11 +520,13 @@ def _gaps(ratings: pd.DataFrame, rows: _Rows, config: Config) -> pd.DataFrame:
 
 
 def _gaps_by_client(gaps: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Pool a client's per-sign gaps into one pair-weighted mean gap."""
+    """A client's per-sign gaps pooled into one pair-weighted mean gap, for information only:
+    `flagged` is True when any one sign's gap is flagged (pooled gaps of opposite sign cancel,
+    so the pooled mean is never what is flagged)."""
     weighted = gaps.assign(total=gaps["mean_gap"] * gaps["n_pairs"])
     out = weighted.groupby("client_id", sort=True).agg(
         therapist_id=("therapist_id", "first"), n_pairs=("n_pairs", "sum"), total=("total", "sum")
     )
     out["mean_gap"] = out.pop("total") / out["n_pairs"]
-    out["flagged"] = out["mean_gap"].abs() >= config.thresholds.perspective_gap - _EPS
+    out["flagged"] = gaps.groupby("client_id", sort=True)["flagged"].any().astype(bool)
     return out.reset_index()[list(CLIENT_GAP_COLUMNS)]

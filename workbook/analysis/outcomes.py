@@ -6,8 +6,18 @@ Readings where the design is silent or loose:
   session date is used: the first non-blank in rater order client, therapist, supervisor,
   observer (so the input's row order never matters).
 - `category` comes from `workbook.analysis.change.published_change` (the measure's published
-  threshold in points). A measure without one gets category None and no reliable change: a
-  per-client Jacobson & Truax RCI needs a sample SD, which one client's scores do not give.
+  threshold in points, `method` "published threshold"). A measure without one (an extra measure
+  of the config) uses Jacobson & Truax (1991) with the clinic's own pre-treatment SD: the sample
+  SD (n-1) of the first scores of every client with two or more scores on it (the complete
+  pre/post pairs, as in ../shared/refcases/), and its reliability (`Measure.reliability`, else
+  `thresholds.reliability`); a change is reliable when |RCI| > 1.959964, so `threshold` is
+  1.959964 * S_diff points. With fewer than 2 such clients, or no spread, it gets no category and
+  `method` says why. The SD comes from the clinic-wide data given (`spread` passes it on, so a
+  former therapist's view uses the same).
+- Any-time deterioration: `worst_score`/`worst_date` are the score dated in the period
+  (`start`..`end`) furthest from the first score in the worse direction (the earliest on ties),
+  and `worse_in_period` says whether it is a reliable worsening from the first score by the
+  measure's rule, even when the latest score is back.
 - With a single score there is no change yet: change, rci are NaN and category None.
 - Not on track (DESIGN.md: "after 4 or more sessions with the measure, no reliable improvement,
   or any reliable deterioration"): n_scores >= thresholds.not_on_track_sessions and, first vs
@@ -23,7 +33,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbook.analysis.change import clinical_mask, published_change
+from workbook.analysis.change import (
+    JT_METHOD,
+    PUBLISHED_METHOD,
+    TOLERANCE,
+    Z_CRITICAL,
+    categorise,
+    clinical_mask,
+    published_change,
+)
 from workbook.data.columns import RATERS
 from workbook.data.config import Config
 
@@ -31,8 +49,9 @@ OUTCOME_COLUMNS = (
     "client_id", "therapist_id", "measure", "label", "first_date", "first_score",
     "latest_date", "latest_score", "n_scores", "change", "rci", "category",
     "reliable_improvement", "reliable_deterioration", "clinical_first", "clinical_latest",
-    "not_on_track",
+    "not_on_track", "method", "threshold", "worst_date", "worst_score", "worse_in_period",
 )
+NO_PAIRS = "Jacobson & Truax: too few clients with two scores for a pre-treatment SD"
 
 
 def _rater_rank(rater: pd.Series) -> np.ndarray:
@@ -77,22 +96,63 @@ def _order(client: np.ndarray, measure: np.ndarray, day: np.ndarray, rank: np.nd
     return np.lexsort((value, rank, day, measure, client))
 
 
-def _first_last(scores: dict[str, np.ndarray]) -> pd.DataFrame:
-    """One row per client and measure: first and latest date and score, number of sessions."""
+def _first_last(scores: dict[str, np.ndarray], start_day: int,
+                worse_sign: np.ndarray) -> pd.DataFrame:
+    """One row per client and measure: first and latest date and score, number of sessions,
+    and the score dated on or after `start_day` furthest from the first in the worse direction
+    (`worse_sign` per measure index: +1 when a higher score is worse, -1 when lower)."""
     c, m, d = scores["client"], scores["measure"], scores["date"]
     new_session = np.ones(len(c), dtype=bool)
     new_session[1:] = (c[1:] != c[:-1]) | (m[1:] != m[:-1]) | (d[1:] != d[:-1])
     c, m, d, v = c[new_session], m[new_session], d[new_session], scores["value"][new_session]
     start = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (m[1:] != m[:-1])])
     end = np.r_[start[1:], len(c)] - 1
+    group = np.repeat(np.arange(len(start)), end - start + 1)
+    worse = np.where(d >= start_day, (v - v[start][group]) * worse_sign[m], -np.inf)
+    order = np.lexsort((d, -worse, group))  # per group: the worst first, the earliest on ties
+    pick = order[np.searchsorted(group[order], np.arange(len(start)))]
+    in_period = np.isfinite(worse[pick])
     return pd.DataFrame({
         "client": c[start], "measure": m[start],
-        "first_date": d[start].astype("datetime64[D]").astype("datetime64[ns]"),
+        "first_date": _days(d[start]),
         "first_score": v[start],
-        "latest_date": d[end].astype("datetime64[D]").astype("datetime64[ns]"),
+        "latest_date": _days(d[end]),
         "latest_score": v[end],
         "n_scores": (end - start + 1).astype(np.int64),
+        "worst_date": np.where(in_period, _days(d[pick]), np.datetime64("NaT", "ns")),
+        "worst_score": np.where(in_period, v[pick], np.nan),
     })
+
+
+def _days(days: np.ndarray) -> np.ndarray:
+    return days.astype("datetime64[D]").astype("datetime64[ns]")
+
+
+def measure_spread(rows: pd.DataFrame, measure_key: str) -> tuple[float, int]:
+    """The clinic's pre-treatment SD (n-1) of a measure and its n: the first scores of the
+    clients with two or more scores (NaN when fewer than 2)."""
+    pre = rows.loc[(rows["measure"] == measure_key) & (rows["n_scores"] >= 2), "first_score"]
+    return (float(pre.std(ddof=1)) if len(pre) >= 2 else float("nan")), int(len(pre))
+
+
+def _rule(key: str, measure, config: Config, spread: dict[str, tuple[float, int]]
+          ) -> tuple[str, float, bool]:
+    """(method, threshold in points, strict) for a measure; threshold NaN when none."""
+    if measure.reliable_change is not None:
+        return PUBLISHED_METHOD, float(measure.reliable_change), False
+    sd, n = spread.get(key, (float("nan"), 0))
+    r = measure.reliability if measure.reliability is not None else config.thresholds.reliability
+    if not (n >= 2 and sd > 0):
+        return NO_PAIRS, float("nan"), True
+    s_diff = np.sqrt(2) * sd * np.sqrt(1 - r)
+    return (f"{JT_METHOD}: clinic pre-treatment SD {sd:.2f} (n = {n}), r = {r:g}",
+            float(Z_CRITICAL * s_diff), True)
+
+
+def _reliable(amount: np.ndarray, threshold: float, strict: bool) -> np.ndarray:
+    """Change in the better direction (positive) or worse (negative) beyond the threshold."""
+    with np.errstate(invalid="ignore"):
+        return amount > threshold if strict else amount >= threshold - TOLERANCE
 
 
 def _latest_therapists(frame: pd.DataFrame, codes: np.ndarray, days: np.ndarray,
@@ -105,21 +165,33 @@ def _latest_therapists(frame: pd.DataFrame, codes: np.ndarray, days: np.ndarray,
                      index=latest.index)
 
 
-def _add_change(rows: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Change, rci, category and reliable-change flags per row, measure by measure."""
+def _add_change(rows: pd.DataFrame, config: Config,
+                spread: dict[str, tuple[float, int]]) -> pd.DataFrame:
+    """Change, rci, category, reliable-change flags, method, threshold and any-time worsening
+    per row, measure by measure."""
     rows["change"], rows["rci"], rows["category"] = np.nan, np.nan, None
-    rows["clinical_first"] = rows["clinical_latest"] = False
+    rows["clinical_first"] = rows["clinical_latest"] = rows["worse_in_period"] = False
+    rows["method"], rows["threshold"] = None, np.nan
     for key, measure in config.all_measures().items():
         mine = (rows["measure"] == key).to_numpy()
         if not mine.any():
             continue
         part = rows.loc[mine]
-        rows.loc[mine, "clinical_first"] = clinical_mask(measure, part["first_score"].to_numpy())
+        first = part["first_score"].to_numpy()
+        rows.loc[mine, "clinical_first"] = clinical_mask(measure, first)
         rows.loc[mine, "clinical_latest"] = clinical_mask(measure, part["latest_score"].to_numpy())
+        method, threshold, strict = _rule(key, measure, config, spread)
+        rows.loc[mine, "method"], rows.loc[mine, "threshold"] = method, threshold
+        direction = 1.0 if measure.higher_is_better else -1.0
+        worst = (part["worst_score"].to_numpy() - first) * direction
+        rows.loc[mine, "worse_in_period"] = _reliable(-worst, threshold, strict)
         paired = part[part["n_scores"] >= 2]
-        if measure.reliable_change is None or paired.empty:
+        if np.isnan(threshold) or paired.empty:
             continue
-        result = published_change(paired["first_score"], paired["latest_score"], measure)
+        if measure.reliable_change is not None:
+            result = published_change(paired["first_score"], paired["latest_score"], measure)
+        else:
+            result = _jt_change(paired, measure, threshold, direction)
         rows.loc[result.index, ["change", "rci", "category"]] = result[["change", "rci",
                                                                          "category"]]
     rows["reliable_improvement"] = rows["category"].isin(["recovered", "improved"])
@@ -127,9 +199,26 @@ def _add_change(rows: pd.DataFrame, config: Config) -> pd.DataFrame:
     return rows
 
 
-def summarise_outcomes(ratings: pd.DataFrame, config: Config, end: pd.Timestamp) -> pd.DataFrame:
+def _jt_change(paired: pd.DataFrame, measure, threshold: float,
+               direction: float) -> pd.DataFrame:
+    """Jacobson & Truax change and category with a clinic SD (threshold = 1.959964 S_diff);
+    clinical status by the measure's cutoff, as for the published measures."""
+    pre, post = paired["first_score"].to_numpy(), paired["latest_score"].to_numpy()
+    change = post - pre
+    better = change * direction
+    category = categorise(better > threshold, -better > threshold, clinical_mask(measure, pre),
+                          ~clinical_mask(measure, post))
+    return pd.DataFrame({"change": change, "rci": change / (threshold / Z_CRITICAL),
+                         "category": category}, index=paired.index)
+
+
+def summarise_outcomes(ratings: pd.DataFrame, config: Config, end: pd.Timestamp,
+                       start: pd.Timestamp | None = None,
+                       spread: dict[str, tuple[float, int]] | None = None) -> pd.DataFrame:
     """One row per client and measure scored on or before `end` (columns: OUTCOME_COLUMNS),
-    sorted by client_id and measure key."""
+    sorted by client_id and measure key. `start` opens the period searched for a worsening at
+    any time (default: all scores); `spread` gives each Jacobson & Truax measure's clinic SD
+    and n (default: measured on these rows). `attrs["spread"]` holds the spread used."""
     measures = config.all_measures()
     keys = sorted(k for k in measures if k in ratings.columns)
     keep = (ratings["session_date"] <= pd.Timestamp(end)).to_numpy()
@@ -140,26 +229,34 @@ def summarise_outcomes(ratings: pd.DataFrame, config: Config, end: pd.Timestamp)
     scores = _stack_scores(ratings, keys, codes, days, keep)
     if len(scores["client"]) == 0:
         return _empty()
-    rows = _first_last(scores)
+    start_day = (np.iinfo(np.int64).min if start is None
+                 else int(np.datetime64(pd.Timestamp(start).normalize(), "D").astype(np.int64)))
+    worse_sign = np.array([-1.0 if measures[k].higher_is_better else 1.0 for k in keys])
+    rows = _first_last(scores, start_day, worse_sign)
     therapists = _latest_therapists(ratings, codes, days, keep)
     rows.insert(0, "client_id", np.asarray(clients, dtype=object)[rows["client"]])
     rows.insert(1, "therapist_id", therapists.reindex(rows["client"]).to_numpy())
     rows["measure"] = np.asarray(keys, dtype=object)[rows["measure"]]
     rows["label"] = rows["measure"].map({k: m.label for k, m in measures.items()})
-    rows = _add_change(rows, config)
-    judged = rows["measure"].map({k: m.reliable_change is not None for k, m in measures.items()})
-    rows["not_on_track"] = (judged.astype(bool)
+    if spread is None:
+        spread = {k: measure_spread(rows, k) for k in keys if measures[k].reliable_change is None}
+    rows = _add_change(rows, config, spread)
+    rows["not_on_track"] = (rows["threshold"].notna()
                             & (rows["n_scores"] >= config.thresholds.not_on_track_sessions)
                             & (~rows["reliable_improvement"] | rows["reliable_deterioration"]))
-    return rows[list(OUTCOME_COLUMNS)].reset_index(drop=True)
+    out = rows[list(OUTCOME_COLUMNS)].reset_index(drop=True)
+    out.attrs["spread"] = spread
+    return out
 
 
 def _empty() -> pd.DataFrame:
     """The result with no rows, typed like a full one."""
     out = pd.DataFrame({c: pd.Series(dtype=object) for c in OUTCOME_COLUMNS})
     out = out.astype({"first_date": "datetime64[ns]", "latest_date": "datetime64[ns]",
-                      "first_score": float, "latest_score": float, "n_scores": np.int64,
-                      "change": float, "rci": float})
+                      "worst_date": "datetime64[ns]", "first_score": float,
+                      "latest_score": float, "worst_score": float, "n_scores": np.int64,
+                      "change": float, "rci": float, "threshold": float})
+    out.attrs["spread"] = {}
     bools = ["reliable_improvement", "reliable_deterioration", "clinical_first",
-             "clinical_latest", "not_on_track"]
+             "clinical_latest", "not_on_track", "worse_in_period"]
     return out.astype(dict.fromkeys(bools, bool))

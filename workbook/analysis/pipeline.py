@@ -2,7 +2,11 @@
 
 Charts, notebooks and reports read the `Analysis` it returns; nothing downstream recomputes.
 Every frame has client_id and therapist_id columns, so a clinic-wide analysis can be cut to one
-therapist or supervisee (`Analysis.select`) without running it again.
+therapist or supervisee (`Analysis.select`) without running it again. A client handed over from
+one therapist to another has a view per therapist (`workbook.analysis.handover`): rows for the
+current therapist over the whole course and rows for each former therapist over the course up to
+their last session with the client; `Analysis.current` keeps one view per client (for clinic
+figures, which count each client once).
 """
 
 from __future__ import annotations
@@ -15,12 +19,18 @@ from workbook.analysis.agenda import list_wins, rank_discussion
 from workbook.analysis.alliance import analyse_alliance
 from workbook.analysis.alliance_alert import empty_alerts, find_alliance_alerts
 from workbook.analysis.attendance import summarise_attendance, summarise_completeness
+from workbook.analysis.handover import (
+    cut_former_views,
+    empty_handovers,
+    find_handovers,
+    restore_views,
+)
 from workbook.analysis.outcomes import summarise_outcomes
 from workbook.analysis.periods import Period
 from workbook.data.config import Config
 
 FRAMES = ("ratings", "signs", "concerns", "ruptures", "gaps", "client_gaps", "attendance",
-          "completeness", "outcomes", "discussion", "wins", "alliance_alerts")
+          "completeness", "outcomes", "discussion", "wins", "alliance_alerts", "handovers")
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class Analysis:
     discussion: pd.DataFrame
     wins: pd.DataFrame
     alliance_alerts: pd.DataFrame = field(default_factory=empty_alerts)  # SRS alerts
+    handovers: pd.DataFrame = field(default_factory=empty_handovers)
 
     @property
     def clients(self) -> list[str]:
@@ -61,10 +72,31 @@ class Analysis:
             keep = pd.Series(True, index=frame.index)
             if therapist_id is not None:
                 keep &= frame["therapist_id"] == therapist_id
+                if name == "ratings":  # the current therapist sees the whole course
+                    keep |= frame["client_id"].isin(self._taken_over(therapist_id))
             if clients is not None:
                 keep &= frame["client_id"].isin(clients)
             cut[name] = frame[keep]
         cut["discussion"] = _rerank(cut["discussion"])
+        return replace(self, **cut)
+
+    def _taken_over(self, therapist_id: str) -> list[str]:
+        h = self.handovers
+        return list(h.loc[(h["therapist_id"] == therapist_id) & (h["role"] == "current"),
+                          "client_id"])
+
+    def current(self) -> Analysis:
+        """The analysis with one view per client: former therapists' views of handed-over
+        clients left out (for figures that count each client once)."""
+        former = self.handovers[self.handovers["role"] == "former"]
+        if former.empty:
+            return self
+        drop = pd.MultiIndex.from_frame(former[["client_id", "therapist_id"]])
+        cut = {}
+        for name in FRAMES[1:-1]:
+            frame = getattr(self, name)
+            pairs = pd.MultiIndex.from_frame(frame[["client_id", "therapist_id"]])
+            cut[name] = frame[~pairs.isin(drop)]
         return replace(self, **cut)
 
 
@@ -84,29 +116,56 @@ def analyse(ratings: pd.DataFrame, config: Config | None = None,
     upto = ratings[ratings["session_date"] <= end]
     seen = upto.loc[upto["session_date"] >= start, "client_id"].unique()
     upto = upto[upto["client_id"].isin(seen)].reset_index(drop=True)
-    alliance = analyse_alliance(upto, config, start, end)
-    parts = {
+    parts = _analyse_views(upto, config, start, end)
+    handovers = find_handovers(upto, start, end)
+    if (handovers["role"] == "former").any():
+        former = _analyse_views(cut_former_views(upto, handovers), config, start, end,
+                                spread=parts["outcomes"].attrs["spread"])
+        former["attendance"] = former["attendance"].assign(dropout_risk=False,
+                                                           dropout_reason=None)
+        parts = {name: _merge_views(parts[name], restore_views(former[name]))
+                 for name in parts}
+    parts["alliance_alerts"] = find_alliance_alerts(upto, config, start, end)
+    parts["discussion"] = rank_discussion(
+        outcomes=parts["outcomes"], ruptures=parts["ruptures"], attendance=parts["attendance"],
+        concerns=parts["concerns"], gaps=parts["gaps"], completeness=parts["completeness"],
+        concern_below=config.thresholds.concern_below,
+        alliance_alerts=parts["alliance_alerts"], handovers=handovers)
+    parts["wins"] = list_wins(outcomes=parts["outcomes"], ruptures=parts["ruptures"])
+    return Analysis(config=config, period=period, ratings=upto, handovers=handovers, **parts)
+
+
+def _analyse_views(rows: pd.DataFrame, config: Config, start: pd.Timestamp, end: pd.Timestamp,
+                   spread: dict | None = None) -> dict[str, pd.DataFrame]:
+    """Every frame computed per view of a client, for these rows."""
+    alliance = analyse_alliance(rows, config, start, end)
+    return {
         "signs": alliance["summary"],
         "concerns": alliance["concerns"],
         "ruptures": alliance["ruptures"],
         "gaps": alliance["gaps"],
         "client_gaps": alliance["gaps_by_client"],
-        "attendance": summarise_attendance(upto, config, start, end),
-        "completeness": summarise_completeness(upto, config, start, end),
-        "outcomes": summarise_outcomes(upto, config, end),
+        "attendance": summarise_attendance(rows, config, start, end),
+        "completeness": summarise_completeness(rows, config, start, end),
+        "outcomes": summarise_outcomes(rows, config, end, start, spread=spread),
     }
-    parts["alliance_alerts"] = find_alliance_alerts(upto, config, start, end)
-    parts["discussion"] = rank_discussion(
-        outcomes=parts["outcomes"], ruptures=parts["ruptures"], attendance=parts["attendance"],
-        concerns=parts["concerns"], gaps=parts["client_gaps"],
-        completeness=parts["completeness"], concern_below=config.thresholds.concern_below,
-        alliance_alerts=parts["alliance_alerts"])
-    parts["wins"] = list_wins(outcomes=parts["outcomes"], ruptures=parts["ruptures"])
-    return Analysis(config=config, period=period, ratings=upto, **parts)
 
 
-def describe_rules(config: Config) -> dict[str, str]:
-    """The rules used, in plain words, for every report to state."""
+def _merge_views(current: pd.DataFrame, former: pd.DataFrame) -> pd.DataFrame:
+    """A frame's current views followed, per client, by its former therapists' views."""
+    if former.empty:
+        return current
+    attrs = dict(current.attrs)
+    both = pd.concat([current, former.astype(current.dtypes.to_dict(), errors="ignore")],
+                     ignore_index=True)
+    both = both.sort_values("client_id", kind="stable").reset_index(drop=True)
+    both.attrs.update(attrs)
+    return both
+
+
+def describe_rules(config: Config, outcomes: pd.DataFrame | None = None) -> dict[str, str]:
+    """The rules used, in plain words, for every report to state (`outcomes`: the measures'
+    change methods, for the measures in the report)."""
     r, t = config.rupture, config.thresholds
     return {
         "concern": f"A concern rating is a client rating below {t.concern_below:g} on the "
@@ -116,16 +175,42 @@ def describe_rules(config: Config) -> dict[str, str]:
                    f"previous {r.baseline_ratings} ratings (at least {r.min_baseline_ratings} "
                    f"needed). Repaired when a rating within the next {r.repair_window} rated "
                    f"sessions comes back to within {r.repair_tolerance:g} point of that mean. "
-                   "Self-report dips are noisy: these are prompts to ask, not findings.",
+                   "An episode is listed in every period in which it is open, changes status or "
+                   "is repaired. Self-report dips are noisy: these are prompts to ask, not "
+                   "findings.",
         "gap": f"Perspective gap: therapist minus client rating of the same session and sign; "
-               f"a mean gap of {t.perspective_gap:g} points or more is flagged.",
-        "change": "Reliable change per outcome measure, first vs latest score, with the "
-                  "published reliable-change thresholds (PHQ-9 6, GAD-7 4, ORS 5, CORE-10 6, "
-                  "OQ-45 14 points) and clinical cutoffs (Jacobson & Truax 1991 categories).",
+               f"a mean gap of {t.perspective_gap:g} points or more on any one sign is flagged "
+               "(never pooled across signs).",
+        "change": _change_rule(config, outcomes),
+        "previous": "Change from the previous period: this period's mean minus the mean over "
+                    "the previous calendar month (for a month), or over the same number of days "
+                    "just before (for a date range).",
         "dropout": f"Dropout risk: {t.dropout_no_shows} no-shows in a row, or more than "
                    f"{t.dropout_gap_days} days without an attended session when the latest "
                    "session was not attended.",
         "not_on_track": f"Not on track: {t.not_on_track_sessions} or more scores on a measure "
                         "with no reliable improvement, or any reliable deterioration.",
+        "handover": "A client who changed therapist: the current therapist sees the whole "
+                    "course, marked; a former therapist only the sessions up to the handover.",
     }
 
+
+def _change_rule(config: Config, outcomes: pd.DataFrame | None) -> str:
+    """Reliable change: the published thresholds, and how each other measure is judged."""
+    text = ("Reliable change per outcome measure, first vs latest score, with the published "
+            "reliable-change thresholds (PHQ-9 6, GAD-7 4, ORS 5, CORE-10 6, OQ-45 14 points) "
+            "and clinical cutoffs (Jacobson & Truax 1991 categories).")
+    extra = {k: m for k, m in config.measures.items() if m.reliable_change is None}
+    if outcomes is not None and len(outcomes):
+        used = outcomes.drop_duplicates("measure").set_index("measure")
+        for key, measure in extra.items():
+            if key in used.index:
+                row = used.loc[key]
+                limit = (f": a change of more than {row['threshold']:.1f} points is reliable"
+                         if pd.notna(row["threshold"]) else ": no change is judged")
+                text += f" {measure.label}: {row['method']}{limit}."
+    elif extra:
+        text += (f" {', '.join(m.label for m in extra.values())}: Jacobson & Truax (1991) "
+                 "with the clinic's own pre-treatment SD.")
+    return text + (" A reliable worsening from the first score at any score in the period is "
+                   "listed for discussion even when the latest score is back.")

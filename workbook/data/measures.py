@@ -20,6 +20,9 @@ class Measure(BaseModel):
     reliable_change: float | None = Field(
         default=None, description="published reliable-change threshold in points"
     )
+    reliability: float | None = Field(
+        default=None, gt=0, lt=1,
+        description="reliability r for Jacobson & Truax when there is no published threshold")
 
     @model_validator(mode="after")
     def _check_range(self) -> Measure:
