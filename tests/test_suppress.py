@@ -18,7 +18,8 @@ from workbook.analysis.suppress import (
     suppressed_label,
 )
 
-H = "<11"  # a hidden cell at the default threshold
+H = "<11"  # a small cell at the default threshold
+C = "hidden"  # a cell hidden only to protect another
 
 
 def counts(rows: dict[str, list[int]], columns: list[str]) -> pd.DataFrame:
@@ -38,17 +39,17 @@ def test_one_small_cell_takes_a_partner_in_its_row_and_column():
     # Primary: T1 deteriorated (3). Row T1 then has one hidden cell: hide its smallest shown
     # non-zero cell, unchanged (15). Column unchanged now has one (15): hide T2's 14. Column
     # deteriorated has one (3): hide T2's 11 (T3's 0 is not preferred). Every line then has
-    # zero or two hidden cells.
+    # zero or two hidden cells, and the cells hidden for protection are marked as such.
     assert list(out.index) == ["T1", "T2", "T3", "Total"]
     assert list(out.columns) == ["improved", "unchanged", "deteriorated", "Total"]
     assert as_rows(out) == [
-        [20, H, H, 38],
-        [12, H, H, 37],
+        [20, C, H, 38],
+        [12, C, C, 37],
         [30, 0, 0, 30],
         [62, 29, 14, 105],
     ]
     assert out.dtypes.eq(object).all()
-    assert all(type(v) is int for v in out.to_numpy().ravel() if v != H)
+    assert all(type(v) is int for v in out.to_numpy().ravel() if v not in (H, C))
 
 
 def test_small_row_total_is_hidden_and_protected():
@@ -58,7 +59,7 @@ def test_small_row_total_is_hidden_and_protected():
     # so T2's 20, 30 and 50 are hidden too; the column totals alone remain.
     assert as_rows(out) == [
         [H, H, H],
-        [H, H, H],
+        [C, C, C],
         [24, 33, 57],
     ]
 
@@ -71,9 +72,9 @@ def test_a_zero_is_hidden_only_when_nothing_else_is_left():
     # Pass 2: row T2 is [15, 0 hidden | 15] -> hide 15; row T3 is [12 hidden, 0 | 12] -> only
     # a zero is left, hide it. Pass 3: every line has 0, 2 or 3 hidden cells.
     assert as_rows(out) == [
-        [H, H, 23],
-        [H, H, 15],
-        [H, H, 12],
+        [H, C, 23],
+        [C, C, 15],
+        [C, C, 12],
         [30, 20, 50],
     ]
 
@@ -91,7 +92,7 @@ def test_threshold_changes_the_label():
     assert as_rows(out) == [[6, 30, 36], [6, 30, 36]]
     out = suppress_counts(counts({"T1": [6, 30], "T2": [7, 40]}, ["a", "b"]), 7)
     # 6 is hidden; row T1 -> hide 30; column a -> hide 7; column b and row T2 then have two.
-    assert as_rows(out) == [["<7", "<7", 36], ["<7", "<7", 47], [13, 70, 83]]
+    assert as_rows(out) == [["<7", C, 36], [C, C, 47], [13, 70, 83]]
     assert suppressed_label(11) == "<11"
 
 
@@ -206,7 +207,7 @@ def _hidden(out: pd.DataFrame) -> np.ndarray:
 def test_no_visible_small_cell(table, threshold):
     out = suppress_counts(table, threshold)
     hidden = _hidden(out)
-    assert (out.to_numpy()[hidden] == f"<{threshold}").all()
+    assert np.isin(out.to_numpy()[hidden], [f"<{threshold}", C]).all()
     shown = out.to_numpy()[~hidden].astype(np.int64)
     assert not ((shown > 0) & (shown < threshold)).any()
 

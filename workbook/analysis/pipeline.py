@@ -163,11 +163,12 @@ def _merge_views(current: pd.DataFrame, former: pd.DataFrame) -> pd.DataFrame:
     return both
 
 
-def describe_rules(config: Config, outcomes: pd.DataFrame | None = None) -> dict[str, str]:
+def describe_rules(config: Config, outcomes: pd.DataFrame | None = None,
+                   handovers: bool = True) -> dict[str, str]:
     """The rules used, in plain words, for every report to state (`outcomes`: the measures'
-    change methods, for the measures in the report)."""
+    change methods, for the measures in the report; `handovers`: whether to state that rule)."""
     r, t = config.rupture, config.thresholds
-    return {
+    rules = {
         "concern": f"A concern rating is a client rating below {t.concern_below:g} on the "
                    f"{config.scale.min:g}–{config.scale.max:g} scale.",
         "rupture": f"Possible rupture: a rating at least max({r.min_drop_points:g} points, "
@@ -175,24 +176,24 @@ def describe_rules(config: Config, outcomes: pd.DataFrame | None = None) -> dict
                    f"previous {r.baseline_ratings} ratings (at least {r.min_baseline_ratings} "
                    f"needed). Repaired when a rating within the next {r.repair_window} rated "
                    f"sessions comes back to within {r.repair_tolerance:g} point of that mean. "
-                   "An episode is listed in every period in which it is open, changes status or "
-                   "is repaired. Self-report dips are noisy: these are prompts to ask, not "
-                   "findings.",
+                   "Listed in every period it is open, ends or is repaired. Self-report dips are "
+                   "noisy: these are prompts to ask, not findings.",
         "gap": f"Perspective gap: therapist minus client rating of the same session and sign; "
-               f"a mean gap of {t.perspective_gap:g} points or more on any one sign is flagged "
-               "(never pooled across signs).",
+               f"a mean gap of {t.perspective_gap:g} points or more on any one sign is flagged.",
         "change": _change_rule(config, outcomes),
-        "previous": "Change from the previous period: this period's mean minus the mean over "
-                    "the previous calendar month (for a month), or over the same number of days "
-                    "just before (for a date range).",
+        "previous": "Change: against the previous calendar month (for a date range, as many "
+                    "days before); a group's change is the mean of its clients' own changes.",
         "dropout": f"Dropout risk: {t.dropout_no_shows} no-shows in a row, or more than "
                    f"{t.dropout_gap_days} days without an attended session when the latest "
                    "session was not attended.",
         "not_on_track": f"Not on track: {t.not_on_track_sessions} or more scores on a measure "
                         "with no reliable improvement, or any reliable deterioration.",
-        "handover": "A client who changed therapist: the current therapist sees the whole "
-                    "course, marked; a former therapist only the sessions up to the handover.",
+        "handover": "After a handover the current therapist sees the whole course, marked; a "
+                    "former therapist only the sessions up to the handover.",
     }
+    if not handovers:
+        rules.pop("handover")
+    return rules
 
 
 def _change_rule(config: Config, outcomes: pd.DataFrame | None) -> str:
@@ -212,5 +213,5 @@ def _change_rule(config: Config, outcomes: pd.DataFrame | None) -> str:
     elif extra:
         text += (f" {', '.join(m.label for m in extra.values())}: Jacobson & Truax (1991) "
                  "with the clinic's own pre-treatment SD.")
-    return text + (" A reliable worsening from the first score at any score in the period is "
-                   "listed for discussion even when the latest score is back.")
+    return text + (" A reliable worsening at any score in the period is listed even when the "
+                   "latest score is back.")

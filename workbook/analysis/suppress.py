@@ -1,16 +1,18 @@
 """Small-cell suppression for the clinic report, so that no client can be singled out.
 
 An aggregate over fewer than `threshold` clients (config.privacy.min_cell_size: 11 by default,
-never below 5) is shown as the string "<{threshold}" instead of its value. Counts also get
-complementary suppression, so that a hidden cell cannot be worked out from a shown total, and a
-column of group means with an overall mean gets the same protection.
+never below 5) is shown as the string "<{threshold}" instead of its value (primary suppression).
+A cell hidden only to protect another is shown as COMPLEMENT ("hidden"): it may hold any value,
+11 or more included, and the report says so under the table.
 
-The rule that complementary suppression guarantees: no line of the table (a row or a column,
-the total row and total column included, each with its total) has exactly one hidden cell.
-A line with one hidden cell gives it away by subtraction (or the hidden total by addition); with
-two or more, each hidden cell is only known to lie in a range. This is the usual line-by-line
-protection; it does not solve the full linear system across lines (no audit by linear
-programming), which a determined reader of a large table could sometimes narrow further.
+Complementary suppression has two steps. First the line rule: no line of the table (a row or a
+column, the total row and total column included, each with its total) keeps exactly one hidden
+cell, which subtraction would give away. Then the audit (`workbook.analysis.disclosure`): an
+exact integer-programming reader of the whole table, who knows that a "<11" cell holds 1 to 10,
+tries to pin each hidden cell to one value; while one is pinned, the cheapest further cell of
+one of its lines is hidden (the smallest shown non-zero count, then a zero, then the line's
+total) and the table is audited again. Group means get the same treatment against a linear
+programme (`protect_means`). Every choice is in table order, so the output is deterministic.
 """
 
 from __future__ import annotations
@@ -18,8 +20,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from workbook.analysis.disclosure import (
+    Line,
+    count_ranges,
+    mean_ranges,
+    pinned_counts,
+    pinned_means,
+)
+
 MIN_THRESHOLD = 5
 TOTAL = "Total"
+COMPLEMENT = "hidden"
 
 
 def suppressed_label(threshold: int) -> str:
@@ -31,20 +42,24 @@ def suppress_counts(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
     """Add row and column totals to a table of client counts and hide the small cells.
 
     Returns an object frame with an extra "Total" column and "Total" row; a hidden cell holds
-    "<{threshold}", a shown one its int. Primary suppression hides every cell and total with
-    0 < count < threshold. A zero shows: it is a fact about no one. Complementary suppression then
-    repeats until nothing changes: for each line (row or column, with its total) holding exactly
-    one hidden cell, it hides the smallest shown non-zero count among the line's inner cells; if
-    they are all zero or hidden, the smallest shown zero; if no inner cell is shown, the line's
-    total. Ties go to the first in table order, so the output is deterministic.
+    "<{threshold}", a cell hidden to protect another COMPLEMENT, a shown one its int. Primary
+    suppression hides every cell and total with 0 < count < threshold. A zero shows: it is a fact
+    about no one. Complementary suppression then repeats until nothing changes: for each line
+    (row or column, with its total) holding exactly one hidden cell, it hides the smallest shown
+    non-zero count among the line's inner cells; if they are all zero or hidden, the smallest
+    shown zero; if no inner cell is shown, the line's total. Then the audit (module docstring)
+    adds cells until no hidden cell can be pinned. Ties go to the first in table order, so the
+    output is deterministic.
     """
     label = suppressed_label(threshold)
     values = _check_counts(table)
     full = _with_totals(values)
-    hidden = (full > 0) & (full < threshold)
-    _suppress_complements(full, hidden)
+    lines = [np.ravel_multi_index(line, full.shape) for line in _lines(full.shape)]
+    primary, hidden = protect_counts(full.ravel(), lines, threshold)
+    primary, hidden = primary.reshape(full.shape), hidden.reshape(full.shape)
     cells = full.astype(object)  # numpy ints become Python ints
-    cells[hidden] = label
+    cells[hidden] = COMPLEMENT
+    cells[primary] = label
     out = pd.DataFrame(
         cells, index=[*table.index, TOTAL], columns=[*table.columns, TOTAL], dtype=object
     )
@@ -99,16 +114,75 @@ def suppress_group_means(
     return values.astype("float64").astype(object).mask(hidden, label)
 
 
-def _suppress_complements(full: np.ndarray, hidden: np.ndarray) -> None:
+def protect_counts(values: np.ndarray, lines: list[Line], threshold: int, *,
+                   offsets: list[int] | None = None,
+                   lower: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Primary and all hidden cells of counts (flat) related by `lines` (each: inner cells,
+    then its total, adding up plus `offsets`); `lower` bounds the counts a reader may assume
+    for a cell hidden to protect another (default 0). See the module docstring."""
+    values = np.asarray(values, dtype=np.int64)
+    primary = (values > 0) & (values < threshold)
+    hidden = primary.copy()
+    while True:
+        _line_rule(values, hidden, lines)
+        ranges = count_ranges(values, hidden, primary, lines, threshold, offsets=offsets,
+                              lower=lower)
+        pinned = pinned_counts(ranges)
+        if not pinned:
+            return primary, hidden
+        extra = _cheapest(values, hidden, [ln for ln in lines if pinned[0] in ln])
+        if extra is None:
+            return primary, hidden  # every related cell is hidden already
+        hidden[extra] = True
+
+
+def protect_means(means: np.ndarray, n: np.ndarray, threshold: int, overall: float,
+                  overall_n: int, scale: tuple[float, float]
+                  ) -> tuple[np.ndarray, np.ndarray, bool, bool]:
+    """Group means and their overall (client-weighted) mean: (primary, hidden) masks of the
+    groups and whether the overall mean is primary / hidden. Means over 0 < n < threshold are
+    primary; while the linear programme of `workbook.analysis.disclosure` pins a hidden mean
+    to within 0.5, the shown group mean over the fewest clients is hidden too, and when none
+    is left, the overall mean."""
+    n = np.asarray(n, dtype=np.int64)
+    primary = (n > 0) & (n < threshold)
+    hidden = primary.copy()
+    overall_primary = 0 < overall_n < threshold
+    overall_hidden = overall_primary
+    while True:
+        ranges = mean_ranges(np.asarray(means, dtype=float), n, hidden, overall, overall_n,
+                             overall_hidden, scale)
+        if not pinned_means(ranges):
+            return primary, hidden, overall_primary, overall_hidden
+        shown = np.flatnonzero(~hidden & (n > 0))
+        if len(shown):
+            hidden[shown[np.argmin(n[shown])]] = True
+        elif not overall_hidden:
+            overall_hidden = True
+        else:
+            return primary, hidden, overall_primary, overall_hidden
+
+
+def _line_rule(values: np.ndarray, hidden: np.ndarray, lines: list[Line]) -> None:
     """Hide more cells (in place) until no line has exactly one hidden cell."""
-    lines = _lines(full.shape)
     changed = True
     while changed:
         changed = False
         for line in lines:
-            if hidden[line].sum() == 1:
-                hidden[_complement(full, hidden, line)] = True
+            if hidden[list(line)].sum() == 1:
+                hidden[_complement(values, hidden, line)] = True
                 changed = True
+
+
+def _cheapest(values: np.ndarray, hidden: np.ndarray, lines: list[Line]) -> int | None:
+    """The cell to hide next among these lines: the smallest shown non-zero inner count, then
+    a shown zero, then a shown total (first in order on ties); None if all are hidden."""
+    inner = [c for line in lines for c in line[:-1] if not hidden[c]]
+    for pool in ([c for c in inner if values[c] > 0], inner,
+                 [line[-1] for line in lines if not hidden[line[-1]]]):
+        if pool:
+            return min(pool, key=lambda c: values[c])
+    return None
 
 
 def _lines(shape: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -119,15 +193,13 @@ def _lines(shape: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray]]:
     return rows + cols
 
 
-def _complement(
-    full: np.ndarray, hidden: np.ndarray, line: tuple[np.ndarray, np.ndarray]
-) -> tuple[int, int]:
+def _complement(values: np.ndarray, hidden: np.ndarray, line: Line) -> int:
     """The cell of a line to hide next: see suppress_counts for the order of preference."""
-    cells = list(zip(*line, strict=True))
+    cells = list(line)
     inner = [c for c in cells[:-1] if not hidden[c]]
-    for pool in ([c for c in inner if full[c] > 0], inner):
+    for pool in ([c for c in inner if values[c] > 0], inner):
         if pool:
-            return min(pool, key=lambda c: full[c])
+            return min(pool, key=lambda c: values[c])
     return cells[-1]
 
 

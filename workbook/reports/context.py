@@ -12,14 +12,9 @@ import pandas as pd
 
 from workbook.analysis.agenda import REASON_TITLES
 from workbook.analysis.alliance_alert import describe_alert_rule
-from workbook.analysis.clinic import (
-    outcome_table,
-    sign_table,
-    summarise_sign_months,
-    therapist_table,
-)
+from workbook.analysis.clinic import publish_clinic
 from workbook.analysis.pipeline import Analysis, describe_rules
-from workbook.analysis.suppress import suppressed_label
+from workbook.analysis.suppress import COMPLEMENT
 from workbook.data.signs import SIGN_LABELS, SIGNS
 from workbook.data.sources.mapping import describe_mapping
 from workbook.views.charts import (
@@ -65,8 +60,16 @@ def base_context(analysis: Analysis, subject: str) -> dict:
         "period_label": period.label,
         "period_start": f"{period.start:%Y-%m-%d}",
         "period_end": f"{period.end:%Y-%m-%d}",
-        "rules": {**describe_rules(analysis.config), **describe_sources(analysis)},
+        "rules": _rules(analysis),
     }
+
+
+def _rules(analysis: Analysis) -> dict[str, str]:
+    """The rules the report used (the handover rule only when a handover is in it), and what
+    the data itself asks it to state."""
+    return {**describe_rules(analysis.config, analysis.outcomes,
+                             handovers=not analysis.handovers.empty),
+            **describe_sources(analysis)}
 
 
 def describe_sources(analysis: Analysis) -> dict[str, str]:
@@ -112,9 +115,11 @@ def therapist_context(analysis: Analysis, therapist_id: str) -> dict:
     ctx["signs"] = [_sign_section(analysis, sign) for sign in SIGNS]
     ctx["chart_key"] = CASELOAD_CHART_KEY
     ctx["ruptures"] = _rupture_rows(analysis.ruptures)
-    ctx["gaps"] = [{"Client": r.client_id, "Paired ratings": r.n_pairs,
+    ctx["gaps"] = [{"Client": r.client_id, "Sign": SIGN_LABELS[r.sign],
+                    "Paired ratings": r.n_pairs,
                     "Mean gap (therapist − client)": signed(r.mean_gap)}
-                   for r in analysis.client_gaps[analysis.client_gaps["flagged"]].itertuples()]
+                   for r in analysis.gaps[analysis.gaps["flagged"]].itertuples()]
+    ctx["handovers"] = _handover_rows(analysis.handovers)
     attendance = spec_attendance(analysis.ratings, start=analysis.period.start,
                                  end=analysis.period.end)
     attendance["height"] = 12 * len(analysis.attendance) + 20
@@ -158,6 +163,20 @@ def _sign_section(analysis: Analysis, sign) -> dict:
             "concerns": rows}
 
 
+def _handover_rows(handovers: pd.DataFrame) -> list[str]:
+    """One sentence per handed-over client the report shows."""
+    out = []
+    for h in handovers.sort_values("client_id").itertuples():
+        if h.role == "current":
+            out.append(f"{h.client_id}: handed over from {h.other_therapists}; with this "
+                       f"therapist since {h.handover_date:%Y-%m-%d}. The whole course is shown.")
+        else:
+            out.append(f"{h.client_id}: handed over to {h.other_therapists} on "
+                       f"{h.handover_date:%Y-%m-%d}. Only sessions up to {h.until:%Y-%m-%d} "
+                       "are shown.")
+    return out
+
+
 def _rupture_rows(ruptures: pd.DataFrame) -> list[dict]:
     status = {"repaired": "repaired", "unrepaired": "not repaired", "open": "open"}
     return [{"Client": r.client_id, "Sign": SIGN_LABELS[r.sign], "Rater": r.rater,
@@ -180,7 +199,7 @@ def _attendance_rows(attendance: pd.DataFrame) -> list[dict]:
 
 
 OUTCOME_COLUMNS = ["Measure", "Clients", "Recovered", "Improved", "Unchanged", "Deteriorated",
-                   "Harmed", "Not on track"]
+                   "Harmed", "Worse during the period", "Not on track"]
 
 
 def _outcome_rows(outcomes: pd.DataFrame) -> list[dict]:
@@ -190,6 +209,8 @@ def _outcome_rows(outcomes: pd.DataFrame) -> list[dict]:
         row = {"Measure": label, "Clients": str(len(part))}
         for category in OUTCOME_COLUMNS[2:7]:
             row[category] = _ids(part.loc[part["category"] == category.lower(), "client_id"])
+        row["Worse during the period"] = _ids(part.loc[part["worse_in_period"].astype(bool),
+                                                       "client_id"])
         row["Not on track"] = _ids(part.loc[part["not_on_track"].astype(bool), "client_id"])
         rows.append(row)
     return rows
@@ -233,6 +254,7 @@ def supervision_context(analysis: Analysis, therapist_id: str) -> dict:
             "client": f"{len(rest)} more", "top_reason": "lower in the list",
             "reasons": [", ".join(f"{i['client']} ({i['top_reason'].lower()})" for i in rest)]})
     ctx["sign_changes"], fell = _sign_changes(analysis)
+    ctx["handovers"] = _handover_rows(analysis.handovers)
     ctx["questions"] = [{"label": s.label, "questions": s.questions} for s in SIGNS
                         if s.key in fell]
     ctx["wins"] = [{"client": r.client_id, "text": r.text}
@@ -255,75 +277,46 @@ def _brief_reasons(reasons: list[str], kinds: list[str]) -> list[str]:
 
 
 def _sign_changes(analysis: Analysis) -> tuple[list[dict], set[str]]:
+    """Per sign: the mean client rating now, and the change compared like with like: the mean
+    of within-client changes over the clients rated in both periods (so a new client's low
+    rating is not read as a fall)."""
     own = analysis.signs[analysis.signs["rater"] == "client"]
     rows, fell = [], set()
     for sign in SIGNS:
         part = own[own["sign"] == sign.key]
-        now, before = part["mean_period"].mean(), part["previous_mean"].mean()
-        change = now - before
-        if round(change, 1) < 0:  # fell by at least what the table shows as -0.1
+        both = part[part["mean_period"].notna() & part["previous_mean"].notna()]
+        change = both["change"].mean() if len(both) else float("nan")
+        if not math.isnan(change) and round(change, 1) < 0:  # falls by what the table shows
             fell.add(sign.key)
-        rows.append({"Sign": sign.label, "Mean client rating": fmt(now),
-                     "Previous period": fmt(before), "Change": signed(change),
+        rows.append({"Sign": sign.label, "Mean client rating": fmt(part["mean_period"].mean()),
+                     "Change, same clients": signed(change),
+                     "Rated in both periods": len(both),
                      "Clients with a concern rating": int((part["concern_n"] > 0).sum())})
     return rows, fell
 
 
 def clinic_context(analysis: Analysis, ratings: pd.DataFrame) -> dict:
-    """Context of the clinic monthly report: aggregates only, small cells suppressed.
+    """Context of the clinic monthly report: aggregates only, small cells suppressed
+    (`workbook.analysis.clinic.publish_clinic` decides every figure; this only lays it out).
 
     `ratings` is the whole clinic's data (for the month-by-month trend before the period).
     """
     threshold = analysis.config.privacy.min_cell_size
+    tables = publish_clinic(analysis, ratings)
     ctx = base_context(analysis, analysis.config.clinic_name)
+    ctx["rules"] = {**describe_rules(analysis.config, analysis.current().outcomes,
+                                     handovers=not analysis.handovers.empty),
+                    **describe_sources(analysis)}
     ctx["min_cell"] = threshold
-    ctx["figures"] = _clinic_figures(analysis, threshold)
-    months = summarise_sign_months(ratings, analysis.period.end)
-    shown = months[months["n"] >= threshold]
+    ctx["complement"] = COMPLEMENT
+    ctx["figures"] = tables.figures
     ctx["trend_svg"] = chart_to_svg(
-        chart_sign_months(shown, config=analysis.config),
+        chart_sign_months(tables.chart_months, config=analysis.config),
         label="Chart of the clinic's mean client rating per sign, month by month, over the "
               "months in the table below (months over too few clients left out).")
-    ctx["sign_columns"], ctx["sign_rows"] = sign_table(months, threshold)
-    ctx["therapist_columns"], ctx["therapist_rows"] = therapist_table(analysis, threshold)
-    ctx["outcome_columns"], ctx["outcome_rows"] = outcome_table(analysis, threshold)
-    ctx["completeness_rows"] = _clinic_completeness(analysis)
+    ctx["sign_columns"], ctx["sign_rows"] = tables.sign_columns, tables.sign_rows
+    ctx["therapist_columns"] = tables.therapist_columns
+    ctx["therapist_rows"] = tables.therapist_rows
+    ctx["outcome_columns"], ctx["outcome_rows"] = tables.outcome_columns, tables.outcome_rows
+    ctx["completeness_rows"] = tables.completeness_rows
     return ctx
-
-
-def _count(value: int, threshold: int) -> str:
-    """A count of clients: shown when 0 or at least the threshold, else suppressed."""
-    return str(value) if value == 0 or value >= threshold else suppressed_label(threshold)
-
-
-def _clinic_figures(analysis: Analysis, threshold: int) -> list[tuple[str, str]]:
-    att = analysis.attendance
-    clients = len(att)
-    live = analysis.ruptures.loc[analysis.ruptures["status"].isin(["unrepaired", "open"]),
-                                 "client_id"].nunique()
-    return [
-        ("therapists", str(len(analysis.therapists))),
-        ("clients seen", _count(clients, threshold)),
-        ("sessions attended", str(int(att["attended"].sum()))),
-        ("clients to discuss", _count(len(analysis.discussion), threshold)),
-        ("clients with a possible rupture not repaired", _count(live, threshold)),
-        ("clients at dropout risk", _count(int(att["dropout_risk"].sum()), threshold)),
-    ]
-
-
-def _clinic_completeness(analysis: Analysis) -> list[dict]:
-    att, comp = analysis.attendance, analysis.completeness
-    sessions, attended = att["sessions"].sum(), att["attended"].sum()
-    rated = comp["rated_by_client"].sum()
-    def share(part: float, whole: float) -> str:
-        return f"{part / whole:.0%}" if whole else "–"
-
-    return [
-        {"Figure": "Sessions scheduled", "Value": str(int(sessions))},
-        {"Figure": "Attended", "Value": share(attended, sessions)},
-        {"Figure": "Cancelled", "Value": share(att["cancelled"].sum(), sessions)},
-        {"Figure": "No-shows", "Value": share(att["no_show"].sum(), sessions)},
-        {"Figure": "Attended sessions rated by the client", "Value": share(rated, attended)},
-        {"Figure": "Attended sessions with no rating at all",
-         "Value": str(int(comp["unrated_sessions"].sum()))},
-    ]

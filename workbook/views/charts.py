@@ -24,7 +24,8 @@ reports (inline SVG through `workbook.views.svg`). A chart is data: tests inspec
 - Layout: about 640 px wide for an A4 page; font "DejaVu Sans" (the PDF's font) in the config.
   Builders return a configured top-level chart (Chart, LayerChart or FacetChart).
 - Outcome chart: the reliable-change band is drawn per client as a shaded rectangle spanning
-  that client's dates, from first score - reliable_change to first score + reliable_change
+  that client's dates in the window, from the client's first score ever (up to the window's
+  end, as in the outcome figures) - reliable_change to first score + reliable_change
   (clipped to the measure's range): a point outside it is a reliable change from the start.
   The band is left out for a measure without a published reliable-change value, and the
   cutoff rule for a measure without a cutoff.
@@ -361,7 +362,10 @@ def _outcome_frames(ratings: pd.DataFrame, measure_key: str, config: Config,
     """Reliable-change bands and the cutoff (when the measure has them), scores, last scores."""
     measure = config.all_measures()[measure_key]
     rows = _measure_rows(_select(ratings, *where), measure_key)
-    frames = [_change_band_frame(rows, measure)] if measure.reliable_change is not None else []
+    clients, _, end = where  # the band starts from each client's first score, not the window's
+    history = _measure_rows(_select(ratings, clients, None, end), measure_key)
+    frames = ([_change_band_frame(rows, measure, history)]
+              if measure.reliable_change is not None else [])
     if measure.cutoff is not None:
         frames.append(pd.DataFrame({"cutoff": [measure.cutoff]}))
     return frames + [rows, rows.drop_duplicates("client_id", keep="last")]
@@ -604,10 +608,15 @@ def _rupture_layer(named: alt.NamedData, y: alt.Y, x: alt.X | None = None) -> al
                  alt.Tooltip("status:N", title="Possible rupture")])
 
 
-def _change_band_frame(rows: pd.DataFrame, measure: Measure) -> pd.DataFrame:
-    """Per client, first score +/- reliable change over that client's dates, clipped."""
+def _change_band_frame(rows: pd.DataFrame, measure: Measure,
+                       history: pd.DataFrame) -> pd.DataFrame:
+    """Per client, their first score (in `history`: every score up to the window's end, so the
+    same baseline as the outcome figures) +/- reliable change over the client's dates in
+    `rows` (the window), clipped."""
     g = rows.groupby("client_id", sort=True)
-    bands = pd.DataFrame({"first": g["score"].first(), "from": g["session_date"].min(),
+    first = history.groupby("client_id", sort=True)["score"].first()
+    bands = pd.DataFrame({"first": first.reindex(g.size().index),
+                          "from": g["session_date"].min(),
                           "to": g["session_date"].max()}).reset_index()
     bands["low"] = (bands["first"] - measure.reliable_change).clip(lower=measure.min)
     bands["high"] = (bands["first"] + measure.reliable_change).clip(upper=measure.max)
