@@ -202,7 +202,7 @@ def _hidden(out: pd.DataFrame) -> np.ndarray:
     return out.map(lambda v: isinstance(v, str)).to_numpy()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(count_tables(), THRESHOLDS)
 def test_no_visible_small_cell(table, threshold):
     out = suppress_counts(table, threshold)
@@ -212,7 +212,7 @@ def test_no_visible_small_cell(table, threshold):
     assert not ((shown > 0) & (shown < threshold)).any()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(count_tables(), THRESHOLDS)
 def test_no_line_gives_away_a_hidden_cell(table, threshold):
     out = suppress_counts(table, threshold)
@@ -225,7 +225,7 @@ def test_no_line_gives_away_a_hidden_cell(table, threshold):
         assert not (line[:-1].sum() == 1 and not line[-1])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(count_tables(), THRESHOLDS)
 def test_visible_cells_equal_the_input_and_its_totals(table, threshold):
     out = suppress_counts(table, threshold)
@@ -244,7 +244,7 @@ def test_thresholds_below_five_are_refused(table, threshold):
         suppress_counts(table, threshold)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.integers(0, 40), min_size=1, max_size=8), THRESHOLDS)
 def test_group_means_never_leave_one_hidden_group(sizes, threshold):
     groups = [f"T{i}" for i in range(len(sizes))]

@@ -27,6 +27,7 @@ from workbook.analysis.suppress import (
 from workbook.data.signs import SIGN_KEYS, SIGN_LABELS
 
 CATEGORIES = ("recovered", "improved", "unchanged", "deteriorated", "harmed")
+WITHHELD = {"Measure": "withheld"}  # the only row of a table too small to publish safely
 TREND_MONTHS = 6
 
 
@@ -120,8 +121,8 @@ def _therapist_counts(analysis: Analysis, clients: int, threshold: int
     values = np.append(counts.to_numpy(dtype=np.int64), clients)
     line = list(range(len(values)))
     lower = np.append(np.ones(len(counts), dtype=np.int64), 0)
-    primary, hidden = protect_counts(values, [line], threshold,
-                                     offsets=[int(counts.sum() - clients)], lower=lower)
+    primary, hidden, _ = protect_counts(values, [line], threshold,
+                                        offsets=[int(counts.sum() - clients)], lower=lower)
     text = [_count_text(v, p, h, threshold) for v, p, h in zip(values, primary, hidden,
                                                                  strict=True)]
     return list(counts.index), dict(zip(counts.index, text[:-1], strict=True)), text[-1]
@@ -170,13 +171,16 @@ def _protected_mean(mean: float, n: int, primary: bool, hidden: bool, threshold:
 
 
 def outcome_table(analysis: Analysis, threshold: int) -> tuple[list[str], list[dict]]:
-    """Clients per outcome category and measure, with small-cell suppression."""
+    """Clients per outcome category and measure, with small-cell suppression; no columns and
+    the one row WITHHELD when even with every cell hidden its labels would pin a count."""
     outcomes = analysis.outcomes[analysis.outcomes["category"].notna()]
     if outcomes.empty:
         return [], []
     counts = (pd.crosstab(outcomes["label"], outcomes["category"])
               .reindex(columns=list(CATEGORIES), fill_value=0))
     shown = suppress_counts(counts, threshold)
+    if not shown.attrs["safe"]:
+        return [], [WITHHELD]
     columns = ["Measure", *[c.capitalize() for c in CATEGORIES], "Total"]
     rows = []
     for measure, r in shown.iterrows():

@@ -23,6 +23,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 Line = Sequence[int]  # cell numbers of a line; the last one is the line's total
 PINNED_MEAN_WIDTH = 1.0  # a hidden mean known to within +/- 0.5
+CAP = 1e6  # the largest count a reader considers: far above any real one, and keeps it bounded
 HALF_STEP = 0.05  # shown means are printed to one decimal
 
 
@@ -32,16 +33,16 @@ def count_ranges(values: np.ndarray, hidden: np.ndarray, primary: np.ndarray,
     """Least and greatest value of each hidden cell (by cell number) the shown cells allow.
 
     `values`: every cell's true count (flat); `hidden`/`primary`: masks (primary hidden cells
-    are 1..threshold-1, other hidden cells `lower`..inf); `lines`: inner cells then the total,
+    are 1..threshold-1, other hidden cells `lower`..CAP); `lines`: inner cells then the total,
     each adding up to it plus `offsets` (a known difference, e.g. clients counted under two
-    therapists). Unbounded maxima are inf.
+    therapists). A count with no bound from the rest reaches CAP.
     """
     cells = np.flatnonzero(hidden)
     if not len(cells):
         return {}
     index = {c: i for i, c in enumerate(cells)}
     low = np.where(primary[cells], 1.0, 0.0 if lower is None else lower[cells].astype(float))
-    high = np.where(primary[cells], threshold - 1.0, np.inf)
+    high = np.where(primary[cells], threshold - 1.0, CAP)
     rows, rhs = [], []
     for k, line in enumerate(lines):
         coef = np.zeros(len(cells))
@@ -106,9 +107,7 @@ def _ranges(cells: np.ndarray, low: np.ndarray, high: np.ndarray, rows: list, rh
             c = np.zeros(n)
             c[i] = direction
             res = milp(c, constraints=constraints, integrality=integrality, bounds=bounds)
-            if res.status == 3:  # unbounded
-                ends.append(-direction * np.inf)
-            elif res.status != 0 or res.x is None:
+            if res.status != 0 or res.x is None:
                 raise RuntimeError(f"disclosure audit: the published figures are inconsistent "
                                    f"({res.message})")
             else:

@@ -55,7 +55,7 @@ def suppress_counts(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
     values = _check_counts(table)
     full = _with_totals(values)
     lines = [np.ravel_multi_index(line, full.shape) for line in _lines(full.shape)]
-    primary, hidden = protect_counts(full.ravel(), lines, threshold)
+    primary, hidden, safe = protect_counts(full.ravel(), lines, threshold)
     primary, hidden = primary.reshape(full.shape), hidden.reshape(full.shape)
     cells = full.astype(object)  # numpy ints become Python ints
     cells[hidden] = COMPLEMENT
@@ -64,6 +64,7 @@ def suppress_counts(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
         cells, index=[*table.index, TOTAL], columns=[*table.columns, TOTAL], dtype=object
     )
     out.index.name, out.columns.name = table.index.name, table.columns.name
+    out.attrs["safe"] = safe  # False: the labels alone pin a count; do not publish the table
     return out
 
 
@@ -116,10 +117,13 @@ def suppress_group_means(
 
 def protect_counts(values: np.ndarray, lines: list[Line], threshold: int, *,
                    offsets: list[int] | None = None,
-                   lower: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   lower: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
     """Primary and all hidden cells of counts (flat) related by `lines` (each: inner cells,
-    then its total, adding up plus `offsets`); `lower` bounds the counts a reader may assume
-    for a cell hidden to protect another (default 0). See the module docstring."""
+    then its total, adding up plus `offsets`), and whether the audit passes; `lower` bounds the
+    counts a reader may assume for a cell hidden to protect another (default 0). It can fail
+    only when every cell is hidden and the labels themselves pin a count (ten cells of "<11"
+    adding up to a "<11" total are all 1): such a table must not be published. See the module
+    docstring."""
     values = np.asarray(values, dtype=np.int64)
     primary = (values > 0) & (values < threshold)
     hidden = primary.copy()
@@ -129,10 +133,12 @@ def protect_counts(values: np.ndarray, lines: list[Line], threshold: int, *,
                               lower=lower)
         pinned = pinned_counts(ranges)
         if not pinned:
-            return primary, hidden
+            return primary, hidden, True
         extra = _cheapest(values, hidden, [ln for ln in lines if pinned[0] in ln])
+        if extra is None:  # its lines are hidden whole: a cell of another line, cheapest first
+            extra = _cheapest(values, hidden, lines)
         if extra is None:
-            return primary, hidden  # every related cell is hidden already
+            return primary, hidden, False  # nothing is shown, and still a count is pinned
         hidden[extra] = True
 
 
