@@ -69,12 +69,8 @@ def rank_discussion(*, outcomes: pd.DataFrame, ruptures: pd.DataFrame,
     reasons["order"] = reasons["kind"].map(
         lambda k: REASON_ORDER.index(k) if k in REASON_ORDER else len(REASON_ORDER))
     reasons = reasons.sort_values(["client_id", "therapist_id", "order", "text"], kind="stable")
-    grouped = reasons.groupby(["client_id", "therapist_id"], sort=True)
-    table = pd.DataFrame({
-        "reasons": grouped["text"].agg(list),
-        "kinds": grouped["kind"].agg(list),
-        "weight": grouped["order"].agg(_weight),
-    }).reset_index()
+    table = pd.DataFrame(_group_reasons(reasons),
+                         columns=["client_id", "therapist_id", "reasons", "kinds", "weight"])
     table["top_reason"] = table["kinds"].map(lambda kinds: REASON_TITLES[kinds[0]])
     table = table.sort_values(["weight", "client_id", "therapist_id"],
                               ascending=[False, True, True], kind="stable")
@@ -82,7 +78,21 @@ def rank_discussion(*, outcomes: pd.DataFrame, ruptures: pd.DataFrame,
     return table[DISCUSSION_COLUMNS].reset_index(drop=True)
 
 
-def _weight(orders: pd.Series) -> int:
+def _group_reasons(reasons: pd.DataFrame) -> list[tuple]:
+    """(client, therapist, texts, kinds, weight) per view, from reasons sorted by view (a plain
+    loop: pandas' list aggregation is slow for tens of thousands of groups)."""
+    out: list[tuple] = []
+    columns = (reasons[c].tolist() for c in ("client_id", "therapist_id", "text", "kind", "order"))
+    for client, therapist, text, kind, order in zip(*columns, strict=True):
+        if not out or out[-1][:2] != (client, therapist):
+            out.append((client, therapist, [], [], set()))
+        out[-1][2].append(text)
+        out[-1][3].append(kind)
+        out[-1][4].add(order)
+    return [(c, t, texts, kinds, _weight(orders)) for c, t, texts, kinds, orders in out]
+
+
+def _weight(orders) -> int:
     """One bit per kind of reason, weightiest highest: comparing weights compares the sets of
     reasons lexicographically, weightiest first."""
     return sum(1 << (len(REASON_ORDER) - 1 - order) for order in set(orders)
@@ -110,7 +120,9 @@ def _handover_notes(reasons: pd.DataFrame, handovers: pd.DataFrame | None) -> pd
 
 def _outcome_reasons(outcomes: pd.DataFrame) -> list[tuple]:
     rows = []
-    for r in outcomes.itertuples(index=False):
+    flagged = (outcomes["category"].isin(["deteriorated", "harmed"])
+               | outcomes["worse_in_period"].astype(bool) | outcomes["not_on_track"].astype(bool))
+    for r in outcomes[flagged].itertuples(index=False):
         if r.category in ("deteriorated", "harmed"):
             what = "moved into the clinical range" if r.category == "harmed" else "reliably worse"
             rows.append((r.client_id, r.therapist_id, "deterioration",
@@ -157,14 +169,25 @@ def _dropout_reasons(attendance: pd.DataFrame) -> list[tuple]:
 
 
 def _concern_reasons(concerns: pd.DataFrame, concern_below: float) -> list[tuple]:
+    """One line per client view: their client ratings below the threshold in the period (a
+    plain loop over the rows: faster than pandas' grouping by two text keys)."""
     own = concerns[concerns["rater"] == "client"]
+    groups: dict[tuple, list] = {}
+    columns = (own[c].tolist() for c in ("client_id", "therapist_id", "sign", "score"))
+    for client, therapist, sign, score in zip(*columns, strict=True):
+        group = groups.get((client, therapist))
+        if group is None:
+            groups[client, therapist] = [1, {sign: None}, score]
+        else:
+            group[0] += 1
+            group[1].setdefault(sign, None)
+            group[2] = min(group[2], score)
     rows = []
-    for (client, therapist), group in own.groupby(["client_id", "therapist_id"], sort=True):
-        signs = ", ".join(SIGN_LABELS[s] for s in dict.fromkeys(group["sign"]))
-        n = len(group)
+    for (client, therapist), (n, signs, low) in sorted(groups.items()):
+        names = ", ".join(SIGN_LABELS[s] for s in signs)
         rows.append((client, therapist, "concern",
                      f"{n} client rating{'s' if n != 1 else ''} below {concern_below:g} "
-                     f"({signs}); lowest {group['score'].min():g}"))
+                     f"({names}); lowest {low:g}"))
     return rows
 
 
@@ -192,7 +215,7 @@ def _missing_reasons(completeness: pd.DataFrame) -> list[tuple]:
 def list_wins(*, outcomes: pd.DataFrame, ruptures: pd.DataFrame) -> pd.DataFrame:
     """Recoveries, reliable improvements and repaired possible ruptures, in plain words."""
     rows = []
-    for r in outcomes.itertuples(index=False):
+    for r in outcomes[outcomes["category"].isin(["recovered", "improved"])].itertuples(index=False):
         if r.category in ("recovered", "improved"):
             what = "Recovered" if r.category == "recovered" else "Reliably improved"
             rows.append((r.client_id, r.therapist_id, r.category,

@@ -43,11 +43,14 @@ def find_handovers(ratings: pd.DataFrame, start: pd.Timestamp,
     `handover_date` = the next session with another therapist). `other_therapists`: the
     client's other therapists up to `end`, comma-separated, in order of first session.
     """
-    rows = ratings.loc[ratings["session_date"] <= end,
-                       ["client_id", "therapist_id", "session_date"]].drop_duplicates()
-    several = rows.groupby("client_id")["therapist_id"].transform("nunique") > 1
-    rows = rows[several].sort_values(["client_id", "session_date", "therapist_id"],
-                                     kind="stable")
+    upto = ratings[ratings["session_date"] <= end]
+    client, _ = pd.factorize(upto["client_id"])
+    therapist, _ = pd.factorize(upto["therapist_id"])
+    codes = pd.Series(therapist).groupby(client)
+    several = (codes.min() != codes.max()).to_numpy()  # clients with two or more therapists
+    rows = upto.loc[several[client], ["client_id", "therapist_id", "session_date"]]
+    rows = rows.drop_duplicates().sort_values(["client_id", "session_date", "therapist_id"],
+                                              kind="stable")
     out = [row for client, part in rows.groupby("client_id", sort=True)
            for row in _client_views(client, part, start, end)]
     frame = pd.DataFrame(out, columns=list(HANDOVER_COLUMNS))
