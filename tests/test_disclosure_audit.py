@@ -28,8 +28,8 @@ from workbook.data.signs import SIGN_LABELS
 from workbook.reports.render import Provenance
 
 OCT = parse_month("2026-10")
-GENERATED = 30  # hypothesis examples of whole clinics
-TABLES = 120  # hypothesis examples of small count tables
+GENERATED = 20  # hypothesis examples of whole clinics
+TABLES = 100  # hypothesis examples of small count tables
 FIGURES = {"clients seen": "30"}
 
 

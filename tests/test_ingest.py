@@ -148,7 +148,7 @@ def test_config_relaxed_id_pattern(tmp_path):
 
 
 def test_extra_measure_from_config_is_range_checked(tmp_path):
-    measures = {"wai": {"label": "WAI-SR", "min": 12, "max": 60}}
+    measures = {"wai": {"label": "WAI-SR", "min": 12, "max": 60, "reliability": 0.9}}
     config = parse_config({"measures": measures})
     path = write(tmp_path, "client_id,therapist_id,session_date,trust_safety,wai\n"
                            "C1,T1,2025-01-02,6,40\nC1,T1,2025-01-09,6,61\n")

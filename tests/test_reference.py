@@ -18,7 +18,7 @@ from workbook.analysis.pipeline import analyse
 from workbook.data.config import parse_config
 from workbook.data.signs import SIGN_KEYS
 
-EXAMPLES = 120
+EXAMPLES = 80
 FIRST_DAY = pd.Timestamp("2026-08-20")  # sessions run from late August into November
 EXTRA = {"wsas": {"label": "WSAS", "min": 0, "max": 40, "cutoff": 10, "reliability": 0.8}}
 
