@@ -70,7 +70,7 @@ def test_the_alert_ranks_after_ruptures_and_before_dropout():
     attendance = pd.DataFrame({"client_id": ["C9"], "therapist_id": ["T1"],
                                "dropout_risk": [True], "dropout_reason": ["2 no-shows"]})
     table = rank_discussion(
-        outcomes=empty.assign(category=[], not_on_track=[]),
+        outcomes=empty.assign(category=[], not_on_track=[], worse_in_period=[]),
         ruptures=empty.assign(status=[], sign=[]), attendance=attendance,
         concerns=empty.assign(rater=[]), gaps=empty.assign(flagged=[]),
         completeness=empty.assign(low=[]), concern_below=8, alliance_alerts=alerts)

@@ -172,6 +172,8 @@ def _concern_reasons(concerns: pd.DataFrame, concern_below: float) -> list[tuple
     """One line per client view: their client ratings below the threshold in the period (a
     plain loop over the rows: faster than pandas' grouping by two text keys)."""
     own = concerns[concerns["rater"] == "client"]
+    if own.empty:
+        return []
     groups: dict[tuple, list] = {}
     columns = (own[c].tolist() for c in ("client_id", "therapist_id", "sign", "score"))
     for client, therapist, sign, score in zip(*columns, strict=True):
