@@ -10,15 +10,18 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
+import types
 
 import pandas as pd
 import pytest
 from conftest import EXAMPLES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pgserver import find_bindir, running_cluster
 
 from workbook import DataError, analyse, load_config, load_ratings, parse_month
 from workbook.data.errors import ConflictError, InputFileError
-from workbook.data.sources import store
+from workbook.data.sources import database, store
 from workbook.data.sources.store import import_ratings
 from workbook.runs.cli import main
 
@@ -254,3 +257,67 @@ def test_an_empty_table_is_refused_like_an_empty_file(new_store):
     engine.dispose()
     with pytest.raises(DataError, match="at least one rating row"):
         load_ratings(url)
+
+
+# SQLite read two ways: Arrow columns through ADBC, and the sqlite3 driver's rows (the
+# oracle). Whatever SQLite's dynamic typing puts in a column, both give the same cells.
+
+_SQLITE_VALUES = st.one_of(
+    st.none(), st.integers(-10**12, 10**12), st.sampled_from([7.0, 7.5, -0.0, 1e300, 0.1]),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=6),
+    st.sampled_from(["7", "7.0", " 8", "", "é", "2026-10-01"]), st.binary(max_size=3))
+
+
+def _driver_conn(path):
+    connection = sqlite3.connect(path)
+    return types.SimpleNamespace(connection=types.SimpleNamespace(dbapi_connection=connection))
+
+
+def _fill(path, columns):
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP TABLE IF EXISTS t")
+        connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a DOUBLE, b TEXT, c)")
+        connection.executemany("INSERT INTO t VALUES (?, ?, ?, ?)",
+                               [(i + 1, *row) for i, row in enumerate(zip(*columns, strict=True))])
+    connection.close()
+
+
+def _cells(frame):
+    return {n: list(frame[n].astype(object).where(frame[n].notna(), None)) for n in frame}
+
+
+_UNIFORM = [st.one_of(st.none(), st.integers(-10**12, 10**12), st.just(2**60 + 1)),
+            st.one_of(st.none(), st.sampled_from([7.0, 7.5, -0.0, 1e300, 0.1]), st.floats(
+                allow_nan=False, allow_infinity=False)),
+            st.one_of(st.none(), st.text(max_size=6), st.sampled_from(["7", "7.0", " 8", ""]))]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(1, 40), st.lists(st.sampled_from([0, 1, 2, 3]), min_size=3, max_size=3),
+       st.data())
+def test_sqlite_arrow_read_equals_the_driver_rows(tmp_path, n, kinds, data):
+    """Columns of one storage class each (the Arrow path) or of mixed ones (the driver's
+    rows; SQLite's column affinity decides which): the same cells either way."""
+    values = [_UNIFORM[k] if k < 3 else _SQLITE_VALUES for k in kinds]
+    pad = data.draw(st.sampled_from([0, 1030]))  # past the rows the driver types a column by
+    columns = [[data.draw(v)] * pad + data.draw(st.lists(v, min_size=n, max_size=n))
+               for v in values]
+    path = tmp_path / "mixed values #1?.db"
+    _fill(path, columns)
+    sql, names = 'SELECT "id", "a", "b", "c" FROM t', ["id", "a", "b", "c"]
+    fast = database._fetch(_driver_conn(path), sql, names, "id", path)
+    plain = database._fetch(_driver_conn(path), sql, names, "id", None)
+    assert list(fast["id"]) == list(plain["id"])
+    assert _cells(fast) == _cells(plain)
+
+
+def test_a_clean_sqlite_table_is_read_as_arrow_columns(tmp_path):
+    path = tmp_path / "clinic store.db"
+    _fill(path, ([7.0, None, 2.5], ["C1", "C2", None], [1, 2, 3]))
+    table = database._fetch_arrow(path, "SELECT id, a, b, c FROM t")
+    assert table is not None and table.num_rows == 3
+    assert database._arrow_is_exact(_driver_conn(path), "SELECT id, a, b, c FROM t",
+                                    ["id", "a", "b", "c"], table)
+    assert database._fetch_arrow(path, "DELETE FROM t RETURNING *") is None  # read-only
+    assert len(sqlite3.connect(path).execute("SELECT * FROM t").fetchall()) == 3

@@ -2,7 +2,10 @@
 
 SQLite is the embedded default store, PostgreSQL the server one. Reading is read-only (SQLite's
 query_only, PostgreSQL's READ ONLY transaction). PostgreSQL streams the rows with COPY as CSV
-into the same pyarrow parser as a file; SQLite hands over its rows as they are. A problem names
+into the same pyarrow parser as a file. A SQLite file is read as Arrow columns through ADBC (its
+own read-only connection), and through the sqlite3 driver, row by row, when the Arrow columns
+would not carry exactly what is stored (SQLite lets a column mix types): both give the same
+cells (tests/test_sources_db.py checks one against the other). A problem names
 the table (or query) and the row: its integer primary key when the table has one ("row id 17")
 or its place in the result, and its record key (client, date, rater).
 """
@@ -10,10 +13,12 @@ or its place in the result, and its record key (client, date, rater).
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from workbook.data.config import Config
@@ -89,7 +94,7 @@ def read_rows(conn, location: Location) -> RawTable:
     if location.dialect == "postgresql":
         frame = _copy_csv(conn, sql, names, id_column)
     else:
-        frame = _fetch(conn, sql, names, id_column)
+        frame = _fetch(conn, sql, names, id_column, sqlite_path(location))
     if id_column:
         ids = frame.pop(id_column)
         if isinstance(ids.dtype, pd.CategoricalDtype):
@@ -172,9 +177,15 @@ def _copy_csv(conn, sql: str, names: list[str], id_column: str | None) -> pd.Dat
     return table.unify_dictionaries().to_pandas().set_axis(names, axis=1)
 
 
-def _fetch(conn, sql: str, names: list[str], id_column: str | None) -> pd.DataFrame:
-    """SQLite: the rows as the driver returns them, each column dictionary-encoded (the
-    integer id as integers)."""
+def _fetch(conn, sql: str, names: list[str], id_column: str | None,
+           path: Path | None) -> pd.DataFrame:
+    """SQLite: the rows, each column dictionary-encoded (the integer id as integers); Arrow
+    columns when they hold exactly the stored values, the driver's rows otherwise."""
+    table = _fetch_arrow(path, sql) if path is not None else None
+    if table is not None and _arrow_is_exact(conn, sql, names, table):
+        return pd.DataFrame({n: table.column(i).to_numpy().astype(np.int64) if n == id_column
+                             else _arrow_categorical(table.column(i))
+                             for i, n in enumerate(names)})
     cursor = conn.connection.dbapi_connection.cursor()
     rows = cursor.execute(sql).fetchall()
     if not rows:
@@ -183,6 +194,75 @@ def _fetch(conn, sql: str, names: list[str], id_column: str | None) -> pd.DataFr
     del rows
     return pd.DataFrame({n: cells[:, i].astype(np.int64) if n == id_column
                          else _categorical(cells[:, i]) for i, n in enumerate(names)})
+
+
+def _fetch_arrow(path: Path, sql: str) -> pa.Table | None:
+    """The result as Arrow columns, read through ADBC on a read-only connection; None when the
+    driver refuses a column that mixes types, when it is empty, or on any error (the sqlite3
+    path then reads the same rows, or raises the error the user should see)."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        with adbc.connect(uri) as connection, connection.cursor() as cursor:
+            cursor.execute(sql)
+            table = cursor.fetch_arrow_table()
+    except (adbc.Error, OSError, ValueError, pa.ArrowException):
+        return None
+    return table if table.num_rows else None
+
+
+def _arrow_is_exact(conn, sql: str, names: list[str], table: pa.Table) -> bool:
+    """Whether the Arrow columns hold exactly what is stored. The ADBC driver types a column
+    from its first rows; past them it writes a stored real into a text column as text of its
+    own ('1.500000e+00') and an integer into a double column as a float (inexact beyond
+    2**53); a blob column comes as binary."""
+    suspects = []
+    for name, column in zip(names, table.columns, strict=True):
+        kind = column.type
+        if pa.types.is_floating(kind):
+            top = pc.max(pc.abs(column)).as_py()
+            if top is not None and top >= 2**53:
+                return False
+        elif pa.types.is_string(kind):
+            if any(_looks_real(v) for v in pc.unique(column).to_pylist()):
+                suspects.append(name)
+        elif not (pa.types.is_integer(kind) or pa.types.is_null(kind)):
+            return False
+    return not suspects or not _stores_real(conn, sql, suspects)
+
+
+def _looks_real(text: str | None) -> bool:
+    """Text the driver could have made of a stored real (a number that is not an integer)."""
+    if text is None:
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return not text.strip().lstrip("+-").isdigit()
+
+
+def _stores_real(conn, sql: str, names: list[str]) -> bool:
+    """Whether any of these result columns holds a stored real (one scan, in SQLite)."""
+    test = " OR ".join(f"typeof({_sqlite_name(n)}) = 'real'" for n in names)
+    cursor = conn.connection.dbapi_connection.cursor()
+    return cursor.execute(f"SELECT 1 FROM ({sql}) WHERE {test} LIMIT 1").fetchone() is not None
+
+
+def _sqlite_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _arrow_categorical(column: pa.ChunkedArray) -> pd.Categorical:
+    """An Arrow column as categories of its values' text, like `_categorical` (null stays
+    missing)."""
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    text = pd.Index([_cell_text(v) for v in encoded.dictionary.to_pylist()], dtype=object)
+    canon, cats = pd.factorize(text)
+    canon = np.append(canon, -1)
+    return pd.Categorical.from_codes(canon[codes], categories=cats)
 
 
 def _categorical(values: np.ndarray) -> pd.Categorical:
