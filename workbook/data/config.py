@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
+import reprlib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -15,10 +19,16 @@ from workbook.data.measures import BUILTIN_MEASURES, Measure
 from workbook.data.sources.mapping import Instruments
 
 DEFAULT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
+# A workbook.yml holds a few dozen settings (the documented example is 3 KB): larger files, or
+# YAML aliases that expand to more values than this, are refused before they are read.
+MAX_CONFIG_BYTES = 256 * 1024
+MAX_CONFIG_VALUES = 10_000
+_SHOW = reprlib.Repr()
+_SHOW.maxstring, _SHOW.maxother, _SHOW.maxlist, _SHOW.maxdict, _SHOW.maxlevel = 60, 60, 4, 4, 2
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Scale(_Strict):
@@ -88,7 +98,8 @@ class Privacy(_Strict):
 
 
 class Config(_Strict):
-    """Everything a clinic may set. Defaults follow ../shared/DESIGN.md."""
+    """Everything a clinic may set. Defaults follow ../shared/DESIGN.md; the thresholds in
+    points scale with the configured scale when left out (SCALED_DEFAULTS)."""
 
     clinic_name: str = "Example Clinic"
     scale: Scale = Scale()
@@ -103,6 +114,25 @@ class Config(_Strict):
     pdf_variant: Literal["pdf/a-3b", "pdf/a-2b", "pdf/ua-1", "none"] = Field(
         "pdf/a-3b", description="PDF standard declared (every variant is tagged)")
     instruments: Instruments = Field(Instruments(), description="SRS, ORS, WAI-SR exports")
+
+    @field_validator("date_format")
+    @classmethod
+    def _reads_dates(cls, value: str | None) -> str | None:
+        """A format that writes a date and reads the same date back (day, month and year)."""
+        if value is None:
+            return value
+        probe = date(2026, 11, 23)
+        try:
+            text = probe.strftime(value)
+            back = pd.to_datetime(pd.Series([text]), format=value, errors="raise").iloc[0]
+        except (ValueError, TypeError):
+            back = None
+        if back is None or back.date() != probe:
+            got = f"it reads {text!r} back as {back.date()}" if back is not None else \
+                "it cannot read a date back"
+            raise ValueError("not a date format naming the day, month and year, like "
+                             f"'%d/%m/%Y' (23/11/2026): {got}")
+        return value
 
     @field_validator("measures")
     @classmethod
@@ -156,6 +186,8 @@ def _fill_scaled(data: dict[str, Any]) -> dict[str, Any]:
         lo, hi = float(scale.get("min", 0)), float(scale.get("max", 10))
     except (TypeError, ValueError):
         return data  # the scale's own validation names the problem
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return data  # refused by the scale's own validation (allow_inf_nan=False)
     data = dict(data)
     for (part, name), share in SCALED_DEFAULTS.items():
         if not isinstance(data.get(part, {}), dict | BaseModel):
@@ -190,19 +222,79 @@ def load_config(path: str | Path | None = None) -> Config:
     if path is None:
         return Config()
     path = Path(path)
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a folder; expected a config file (workbook.yml)")
     if not path.is_file():
         raise InputFileError(f"{path}: config file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
     return parse_config(raw, source=str(path), base=path.parent)
 
 
+def _read_yaml(path: Path) -> Any:
+    """The YAML document in `path`, refused when too large, when its aliases expand to too many
+    values (a 'billion laughs' file), or when a mapping repeats a key."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {size:,} bytes; a config file holds at most "
+                              f"{MAX_CONFIG_BYTES:,} (is this the right file?)")
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return {}
+        _check_nodes(node, path)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _check_nodes(root: yaml.Node, path: Path) -> None:
+    """Count the values the document expands to (an alias counts its whole target again) and
+    refuse repeated keys, without expanding anything."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        sizes[id(node)] = 1  # a recursive alias counts once
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            _refuse_repeats(node, path)
+            total += sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        sizes[id(node)] = min(total, MAX_CONFIG_VALUES + 1)
+        return sizes[id(node)]
+
+    if size(root) > MAX_CONFIG_VALUES:
+        raise ConfigError(f"{path}: expands to more than {MAX_CONFIG_VALUES:,} values through "
+                          "YAML aliases (*name); a config holds a few dozen settings")
+
+
+def _refuse_repeats(node: yaml.MappingNode, path: Path) -> None:
+    seen: dict[str, int] = {}
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode):
+            line = key.start_mark.line + 1
+            if key.value in seen and key.value != "<<":
+                raise ConfigError(f"{path}: line {line}: setting {key.value!r} is given twice "
+                                  f"(also on line {seen[key.value]}); keep one")
+            seen[key.value] = line
+
+
 def parse_config(raw: dict[str, Any], source: str = "config", base: Path | None = None) -> Config:
-    """Validate a mapping of settings; raise ConfigError listing every problem."""
+    """Validate a mapping of settings; raise ConfigError listing every problem. A relative
+    `template_dir` is taken from `base` (the config's folder); it must be a folder."""
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
@@ -210,6 +302,17 @@ def parse_config(raw: dict[str, Any], source: str = "config", base: Path | None 
     folder = config.template_dir
     if folder is not None and base is not None and not folder.is_absolute():
         config = config.model_copy(update={"template_dir": base / config.template_dir})
+        folder = config.template_dir
+    rule = config.rupture
+    if rule.min_baseline_ratings > rule.baseline_ratings:  # no rupture could ever be found
+        raise ConfigError(f"{source}: invalid configuration:\n  - rupture.min_baseline_ratings "
+                          f"({rule.min_baseline_ratings}) must be at most "
+                          f"rupture.baseline_ratings ({rule.baseline_ratings}): a baseline "
+                          "averages at most baseline_ratings previous ratings")
+    if folder is not None and not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ConfigError(f"{source}: invalid configuration:\n  - template_dir: {folder} {what}"
+                          " (a copy of the project's templates/ folder to brand the reports)")
     return config
 
 
@@ -217,15 +320,12 @@ def _format_errors(exc: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid configuration:"]
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown setting" + _suggest(err["loc"])
-        elif not err["loc"]:  # a rule across settings: the message names them
-            lines.append(f"  - {msg.removeprefix('Value error, ')}")
-            continue
-        else:
-            msg += f" (got {err.get('input')!r})"
-        lines.append(f"  - {loc}: {msg}")
+        elif err["type"] != "value_error" or not isinstance(err.get("input"), dict):
+            msg += f" (got {_SHOW.repr(err.get('input'))})"
+        lines.append(f"  - {loc}: {msg}" if loc else f"  - {msg}")
     return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class Measure(BaseModel):
     """An outcome measure's published values (totals; `reliable_change` in points)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     label: str
     min: float
@@ -28,6 +28,13 @@ class Measure(BaseModel):
     def _check_range(self) -> Measure:
         if self.min >= self.max:
             raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        if self.cutoff is not None and not self.min <= self.cutoff <= self.max:
+            raise ValueError(f"cutoff ({self.cutoff:g}) must be from min ({self.min:g}) to max "
+                             f"({self.max:g})")
+        if self.reliable_change is not None and not 0 < self.reliable_change <= \
+                self.max - self.min:
+            raise ValueError(f"reliable_change ({self.reliable_change:g} points) must be above 0 "
+                             f"and at most the measure's range ({self.max - self.min:g})")
         return self
 
     def is_clinical(self, score: float) -> bool:

@@ -8,19 +8,26 @@ integer keys, and every problem is collected before anything is raised.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from workbook.data import columns as C
-from workbook.data.config import Config
-from workbook.data.errors import DataError, Problem
+from workbook.data.config import DEFAULT_ID_PATTERN, Config
+from workbook.data.errors import LISTED_PER_KIND, DataError, Problem
 
 ISO_DATE = r"\d{4}-\d{2}-\d{2}"
 DAY_MONTH = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})")
-MAX_PROBLEMS_PER_CHECK = 1000
+# Readers mark cells with text that starts with MARK, a Unicode noncharacter (reserved for a
+# program's internal use; a file holding it is refused by its reader). NUL cannot serve: pandas
+# hashes text only up to a NUL, and numpy drops trailing NULs.
+MARK = "\ufdd0"
+# A cell the reader has already reported (an Excel error, a quote that swallowed lines, bytes
+# that are not UTF-8): no check looks at it again, so each cell is reported once.
+REPORTED = MARK + "(already reported)"
 MAX_SESSION_NUMBER = 100_000
 EARLIEST = "1900-01-01"
 SESSION_KEY = "client_id, session_date, rater"
@@ -52,31 +59,68 @@ def _encode(values: pd.Series) -> _Col:
 
 @dataclass
 class _Checker:
-    """Collects problems for one file, turning row positions into editor line numbers."""
+    """Collects problems for one file, turning row positions into editor line numbers (or
+    sheet rows and cells). Every problem is counted; the first LISTED_PER_KIND of each kind, by
+    line, are made into Problems."""
 
     file: str
     lines: np.ndarray
     unit: str
-    problems: list[Problem] = field(default_factory=list)
+    sheet: str | None = None
+    letters: dict[str, str] = field(default_factory=dict)
+    found: dict[str, list[tuple[np.ndarray, Callable[[int], Problem]]]] = field(
+        default_factory=dict)
 
     def flag(self, col: _Col, bad: np.ndarray, column: str, expected: str) -> None:
         """Record a problem for every row whose distinct value is marked bad."""
+        bad = bad & (col.uniq != REPORTED)
         if not bad.any():
             return
-        for pos in np.flatnonzero(bad[col.codes])[:MAX_PROBLEMS_PER_CHECK]:
-            self.add(int(pos), column, col.uniq[col.codes[pos]], expected)
+        self.report(f"column '{column}': {expected}", np.flatnonzero(bad[col.codes]),
+                    lambda pos: self.problem(pos, column, col.uniq[col.codes[pos]], expected))
 
-    def add(self, pos: int, column: str | None, value: object, expected: str) -> None:
-        """Record one problem at row position `pos`."""
-        self.problems.append(Problem(self.file, int(self.lines[pos]), column, value, expected,
-                                     self.unit))
+    def report(self, kind: str, positions: np.ndarray, make: Callable[[int], Problem]) -> None:
+        """Record problems of one kind at row `positions`; `make` builds one when listed."""
+        if len(positions):
+            self.found.setdefault(kind, []).append((np.asarray(positions, dtype=np.int64), make))
+
+    def problem(self, pos: int, column: str | None, value: object, expected: str,
+                kind: str | None = None) -> Problem:
+        """The Problem at row position `pos`."""
+        line = int(self.lines[pos])
+        letter = self.letters.get(column or "")
+        return Problem(self.file, line, column, value, expected, self.unit, kind=kind,
+                       sheet=self.sheet, cell=f"{letter}{line}" if letter else None)
+
+    def error(self) -> DataError | None:
+        """Every problem found: the first of each kind listed, the rest counted."""
+        if not self.found:
+            return None
+        listed, unlisted = [], {}
+        for kind, parts in self.found.items():
+            positions = np.concatenate([p for p, _ in parts])
+            makers = np.concatenate([np.full(len(p), i) for i, (p, _) in enumerate(parts)])
+            order = np.lexsort((positions, self.lines[positions]))[:LISTED_PER_KIND]
+            for i in order:
+                made = parts[makers[i]][1](int(positions[i]))
+                listed.append(made if made.kind else _with_kind(made, kind))
+            unlisted[kind] = len(positions) - len(order)
+        return DataError(listed, unlisted)
+
+
+def _with_kind(problem: Problem, kind: str) -> Problem:
+    return replace(problem, kind=kind)
 
 
 def check_rows(raw: pd.DataFrame, config: Config, *, file: str, lines: np.ndarray | None = None,
-               first_line: int = 2, unit: str = "line", today: date | None = None) -> pd.DataFrame:
+               first_line: int = 2, unit: str = "line", today: date | None = None,
+               sheet: str | None = None, letters: dict[str, str] | None = None,
+               reported: bool = False) -> pd.DataFrame:
     """Validate raw text cells; return the typed frame described in workbook.data.columns.
 
     `lines` gives each row's line (or sheet row); by default rows count from `first_line`.
+    `sheet` and `letters` (column name -> spreadsheet column letter) locate Excel cells. A
+    required column missing from `raw` was reported by the reader: the other checks still run.
     """
     cols = {name: _encode(raw[name]) for name in raw.columns}
     lines = np.arange(len(raw)) + first_line if lines is None else np.asarray(lines)
@@ -87,14 +131,26 @@ def check_rows(raw: pd.DataFrame, config: Config, *, file: str, lines: np.ndarra
     if not len(lines):
         raise DataError([Problem(file, None, None, None,
                                  "at least one rating row below the header; found none")])
-    chk = _Checker(file, lines, unit)
+    chk = _Checker(file, lines, unit, sheet, dict(letters or {}))
     out, keys = _check_columns(cols, config, chk, today or date.today())
     _check_sessions(keys, cols, chk)
-    if chk.problems:
-        raise DataError(sorted(chk.problems, key=lambda p: (p.line or 0, p.column or "")))
+    error = chk.error() or (None if reported else _unreported(cols, file))
+    if error is not None:
+        raise error
+    if reported:
+        return pd.DataFrame()
     ids = cols["client_id"]
     client_rank = np.argsort(np.argsort(ids.uniq))[ids.codes]
     return _finish(out, client_rank, keys["rater"], config)
+
+
+def _unreported(cols: dict[str, _Col], file: str) -> DataError | None:
+    """A cell marked as reported, with no problem recorded: never accept it silently."""
+    if any((col.uniq == REPORTED).any() for col in cols.values()) or not all(
+            name in cols for name in C.REQUIRED):
+        return DataError([Problem(file, None, None, None,
+                                  "every cell readable and every required column present")])
+    return None
 
 
 def _nonblank(cols: dict[str, _Col], n: int) -> np.ndarray:
@@ -113,8 +169,8 @@ def _check_columns(cols: dict[str, _Col], config: Config, chk: _Checker,
     pattern = re.compile(config.privacy.id_pattern)
     for name in C.ID_COLUMNS:
         out[name], keys[name] = _check_ids(cols.get(name), name, pattern, chk, name in C.REQUIRED)
-    out["session_date"], keys["session_date"] = _check_dates(cols["session_date"], config, chk,
-                                                             today)
+    out["session_date"], keys["session_date"] = _check_dates(cols.get("session_date"), config,
+                                                             chk, today)
     out["session_number"] = _check_session_numbers(cols.get("session_number"), chk)
     for name, allowed, default in (("rater", C.RATERS, "client"),
                                    ("attendance", C.ATTENDANCE, "attended")):
@@ -145,15 +201,19 @@ def _check_ids(col: _Col | None, name: str, pattern: re.Pattern, chk: _Checker,
     ok = np.array([bool(pattern.fullmatch(u)) for u in col.uniq], dtype=bool)
     if required:
         chk.flag(col, empty, name, "a value (this column is required)")
-    chk.flag(col, ~ok & ~empty, name, f"a pseudonymous code matching {pattern.pattern} "
-                                      "(letters, digits, '.', '_' or '-'; no spaces or names)")
+    hint = (" (letters, digits, '.', '_' or '-'; no spaces or names)"
+            if pattern.pattern == DEFAULT_ID_PATTERN else " (the config's privacy.id_pattern)")
+    chk.flag(col, ~ok & ~empty, name, f"a pseudonymous code matching {pattern.pattern}{hint}")
     codes = np.where(ok & ~empty, np.arange(len(col.uniq)), -1)[col.codes]
     return np.where(empty, None, col.uniq)[col.codes], codes
 
 
-def _check_dates(col: _Col, config: Config, chk: _Checker,
+def _check_dates(col: _Col | None, config: Config, chk: _Checker,
                  today: date) -> tuple[np.ndarray, np.ndarray]:
     """Session dates: ISO always, the config's format too; values and codes (-1 when bad)."""
+    if col is None:  # the missing column is a header problem
+        n = len(chk.lines)
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), np.full(n, -1)
     text = pd.Series(col.uniq, dtype=object)
     blank = (text == "").to_numpy()
     iso = text.str.fullmatch(ISO_DATE).to_numpy(dtype=bool)
@@ -267,19 +327,34 @@ def _check_sessions(keys: dict[str, np.ndarray], cols: dict[str, _Col], chk: _Ch
     session = client * (int(day.max()) + 1) + day
     rows = np.flatnonzero(valid & (rater >= 0))
     order, first = _groups(session[rows] * len(C.RATERS) + rater[rows])
-    for i in np.flatnonzero(order != first)[:MAX_PROBLEMS_PER_CHECK]:
-        pos, orig = rows[order[i]], rows[first[i]]
-        chk.add(pos, SESSION_KEY, _key_text(cols, pos),
-                f"one row per client, date and rater; this repeats {chk.unit} {chk.lines[orig]}")
+    dup = np.flatnonzero(order != first)
+    origin = dict(zip(rows[order[dup]].tolist(), rows[first[dup]].tolist(), strict=True))
+    chk.report("rows repeating a client, date and rater", rows[order[dup]],
+               lambda pos: chk.problem(pos, SESSION_KEY, _key_text(cols, pos),
+                                       "one row per client, date and rater; this repeats "
+                                       f"{chk.unit} {chk.lines[origin[pos]]}",
+                                       "rows repeating a client, date and rater"))
     for name in ("therapist_id", "attendance"):
         rows = np.flatnonzero(valid & (keys[name] >= 0))
         order, first = _groups(session[rows])
         value = keys[name][rows]
-        for i in np.flatnonzero(value[order] != value[first])[:MAX_PROBLEMS_PER_CHECK]:
-            pos, orig = rows[order[i]], rows[first[i]]
-            chk.add(pos, name, _value(cols, name, pos),
-                    f"the same {name} for every row of this session ({_value(cols, name, orig)!r}"
-                    f" on {chk.unit} {chk.lines[orig]})")
+        odd = np.flatnonzero(value[order] != value[first])
+        chk.report(f"sessions whose rows disagree on {name}", rows[order[odd]],
+                   _disagreement(chk, cols, name, dict(zip(rows[order[odd]].tolist(),
+                                                           rows[first[odd]].tolist(),
+                                                           strict=True))))
+
+
+def _disagreement(chk: _Checker, cols: dict[str, _Col], name: str,
+                  origin: dict[int, int]) -> Callable[[int], Problem]:
+    """Build the problem of a row whose `name` disagrees with its session's first row."""
+    def make(pos: int) -> Problem:
+        orig = origin[pos]
+        return chk.problem(pos, name, _value(cols, name, pos),
+                           f"the same {name} for every row of this session "
+                           f"({_value(cols, name, orig)!r} on {chk.unit} {chk.lines[orig]})",
+                           f"sessions whose rows disagree on {name}")
+    return make
 
 
 def _value(cols: dict[str, _Col], name: str, pos: int) -> str:
