@@ -195,7 +195,7 @@ def test_one_failing_report_does_not_stop_the_others(tmp_path):
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 7, run.stderr
     assert "1 report(s) failed" in run.stderr
-    assert "therapist-T05: ReportError: template therapist.html:" in run.stderr
+    assert "therapist-T05: ReportError: template therapist.html line 3:" in run.stderr
     assert "signature_of_the_lead_for_t05" in run.stderr
     folder = out / MONTH
     for therapist in ("T02", "T08"):

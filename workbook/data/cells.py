@@ -112,9 +112,11 @@ def check_line_breaks(frame: pd.DataFrame, headers: Sequence[str], file: str,
     Reported cells become REPORTED."""
     names = list(frame.columns)
     breaks = {i: _break_counts(frame.iloc[:, i]) for i in range(len(names))}
-    multi = [i for i, counts in breaks.items() if counts.any()]
+    multi = [i for i, counts in breaks.items() if counts is not None]
     if not multi:
         return frame, []
+    none = np.zeros(len(frame), dtype=np.int64)
+    breaks = {i: none if counts is None else counts for i, counts in breaks.items()}
     shaped = _record_shape(names, delimiter, re.compile(id_pattern))
     problems, frame = [], frame.copy()
     for i in multi:
@@ -141,14 +143,16 @@ def _set_reported(frame: pd.DataFrame, pos: int, i: int) -> None:
     frame.iat[pos, i] = REPORTED
 
 
-def _break_counts(col: pd.Series) -> np.ndarray:
-    """Line breaks in each cell of a column (categorical or plain text)."""
+def _break_counts(col: pd.Series) -> np.ndarray | None:
+    """Line breaks in each cell of a column (categorical or plain text); None when no cell
+    holds one."""
     if isinstance(col.dtype, pd.CategoricalDtype):
         counts = np.array([len(_LINE_BREAK.findall(v)) for v in col.cat.categories] + [0],
                           dtype=np.int64)
-        return counts[col.cat.codes.to_numpy()]
-    return col.map(lambda v: len(_LINE_BREAK.findall(v)) if isinstance(v, str) else 0) \
+        return counts[col.cat.codes.to_numpy()] if counts.any() else None
+    counts = col.map(lambda v: len(_LINE_BREAK.findall(v)) if isinstance(v, str) else 0) \
         .to_numpy(dtype=np.int64)
+    return counts if counts.any() else None
 
 
 def _record_shape(names: list[str], delimiter: str, pattern: re.Pattern):

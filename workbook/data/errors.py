@@ -149,7 +149,7 @@ class NotebookError(WorkbookError):
 class OutputError(WorkbookError):
     """An output folder or file cannot be written: not a folder, read-only, no permission."""
 
-    exit_code = 9
+    exit_code = 11
 
 
 class DiskFullError(OutputError):

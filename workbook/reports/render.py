@@ -1,12 +1,17 @@
 """Render reports: Jinja2 HTML (autoescaped, self-contained) and PDF from that same HTML.
 
-Rendering never touches the network: charts arrive as inline SVG, the CSS is inlined, and the
-PDF writer's URL fetcher refuses everything but inline `data:` URLs.
+Templates, the project's and a clinic's own (`template_dir`), run in Jinja2's immutable
+sandbox: they may format and lay out what they are given, never reach Python objects, files
+outside their folders, or change the values they are given. Rendering never touches the
+network: charts arrive as inline SVG, the CSS is inlined, and the PDF writer's URL fetcher
+refuses everything but inline `data:` URLs. Files are written atomically; a full disk is a
+DiskFullError that leaves nothing half-written behind.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
 import re
@@ -19,11 +24,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import jinja2
+import jinja2.sandbox
 import pandas as pd
 
 from workbook._meta import TEMPLATES, __version__
 from workbook.analysis.pipeline import Analysis
-from workbook.data.errors import ReportError
+from workbook.data.errors import DiskFullError, OutputError, ReportError
 from workbook.data.sources.database import digest_rows
 from workbook.data.sources.urls import is_database_url, parse_location
 
@@ -104,12 +110,26 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+class _FolderLoader(jinja2.FileSystemLoader):
+    """Templates from the folders only: a link in a folder pointing elsewhere is not followed
+    (FileSystemLoader already refuses '..' in names)."""
+
+    def get_source(self, environment: jinja2.Environment, template: str):
+        source, filename, uptodate = super().get_source(environment, template)
+        real = Path(filename).resolve()
+        if not any(real.is_relative_to(Path(folder).resolve()) for folder in self.searchpath):
+            raise jinja2.TemplateNotFound(f"{template} (a link out of the template folders)")
+        return source, filename, uptodate
+
+
 @lru_cache(maxsize=4)
 def _environment(template_dir: str | None) -> jinja2.Environment:
     folders = [template_dir] if template_dir else []
+    if template_dir and not Path(template_dir).is_dir():
+        raise ReportError(f"template_dir {template_dir}: no such folder")
     folders.append(str(TEMPLATES))
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folders),
+    return jinja2.sandbox.ImmutableSandboxedEnvironment(
+        loader=_FolderLoader(folders),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -126,7 +146,10 @@ def render_html(kind: str, context: dict, *, provenance: Provenance,
     if kind not in KINDS:
         raise ValueError(f"unknown report kind {kind!r}; expected one of {', '.join(KINDS)}")
     env = _environment(str(template_dir) if template_dir else None)
-    css = env.loader.get_source(env, "print.css")[0]
+    try:
+        css = env.loader.get_source(env, "print.css")[0]
+    except jinja2.TemplateError as exc:
+        raise ReportError(describe_template_error(exc, "print.css", env)) from None
     values = {
         "report_title": TITLES[kind],
         "css": css,
@@ -142,7 +165,36 @@ def render_html(kind: str, context: dict, *, provenance: Provenance,
     try:
         return env.get_template(f"{kind}.html").render(**values)
     except jinja2.TemplateError as exc:
-        raise ReportError(f"template {kind}.html: {exc}") from exc
+        raise ReportError(describe_template_error(exc, f"{kind}.html", env)) from None
+
+
+def describe_template_error(exc: jinja2.TemplateError, name: str,
+                            env: jinja2.Environment) -> str:
+    """What went wrong in which template, at which line, in plain words."""
+    where = _template_place(exc) or name
+    folders = ", ".join(str(f) for f in getattr(env.loader, "searchpath", []))
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return (f"template {where}: includes or extends {exc.name!r}, which is in none of the "
+                f"template folders ({folders})")
+    if isinstance(exc, jinja2.exceptions.SecurityError):
+        return (f"template {where}: refused: templates may format and lay out what they are "
+                f"given, not reach into Python objects ({exc})")
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"template {where}: syntax error: {exc.message}"
+    return f"template {where}: {exc}"
+
+
+def _template_place(exc: jinja2.TemplateError) -> str | None:
+    """'therapist.html line 3' for the innermost template frame of the error, if any."""
+    if isinstance(exc, jinja2.TemplateSyntaxError) and exc.lineno:
+        return f"{Path(exc.filename or exc.name or '?').name} line {exc.lineno}"
+    place, tb = None, exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith((".html", ".css", ".txt", ".j2")):
+            place = f"{Path(filename).name} line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return place
 
 
 def _refuse_remote(url: str) -> object:
@@ -243,20 +295,38 @@ def _deterministic_pdf():
 
 
 def write_atomic(path: str | Path, data: bytes | str) -> Path:
-    """Write to a temp file in the same folder, then rename: never a half-written file."""
+    """Write to a temp file in the same folder, then rename: never a half-written file. A full
+    disk is a DiskFullError, a folder that cannot be written an OutputError; neither leaves
+    the temp file behind."""
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise output_error(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise output_error(exc, path, len(payload)) from None
         raise
     return path
+
+
+def output_error(exc: OSError, path: Path, size: int | None = None) -> OutputError:
+    """The package's error for an OSError met writing `path`: DiskFullError when no space is
+    left (ENOSPC, EDQUOT), else OutputError naming what could not be written and why."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        need = f" ({size:,} bytes)" if size is not None else ""
+        return DiskFullError(f"no space left on the disk of {path.parent}: could not write "
+                             f"{path.name}{need}; nothing half-written was kept. Free some "
+                             "space (or choose another --out) and run again")
+    return OutputError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def render_report(kind: str, analysis: Analysis, *, provenance: Provenance,

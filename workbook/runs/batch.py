@@ -2,7 +2,12 @@
 
 Runs inside one kernel (the clinic_monthly notebook) or any Python process. Reports are written
 atomically; a re-run skips reports whose inputs have not changed; one report's failure does not
-stop the others; `manifest.json` lists every file with its sha256 and what it was made from.
+stop the others, and a worker process that dies costs at most the report it held (made again
+once, workbook.runs.pool). `manifest.json` describes exactly the run that wrote it: every file
+in the folder with its sha256 and what it was made from. Report files made from other inputs
+(older data, another config), or not listed, are set aside in `superseded/` (with their own
+manifest) and said so; a full disk stops the batch with nothing half-written and nothing listed
+that is not on disk.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ import json
 import multiprocessing
 import multiprocessing.connection
 import os
+import re
 import threading
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,18 +28,34 @@ from workbook._meta import TEMPLATES, __version__
 from workbook.analysis.periods import latest_complete_month, parse_month
 from workbook.analysis.pipeline import Analysis, analyse
 from workbook.data.config import load_config
-from workbook.data.errors import ParameterError
+from workbook.data.errors import DiskFullError, OutputError, ParameterError, WorkbookError
 from workbook.data.ingest import load_ratings
 from workbook.reports.render import (
     Provenance,
     describe_source,
+    output_error,
     render_report,
     sha256_file,
     write_atomic,
 )
 from workbook.reports.render import write_report as _write_report
+from workbook.runs.checks import (
+    cap_jobs,
+    check_codes,
+    check_out_dir,
+    file_part,
+    inside,
+    require_sessions,
+    say,
+)
+from workbook.runs.pool import Executor, Outcome, Task, WorkerPool
 
 MANIFEST = "manifest.json"
+SUPERSEDED = "superseded"
+# The files a batch writes (and so may set aside): clinic.pdf, therapist-T01.html, ...
+REPORT_FILE = re.compile(r"(clinic|therapist-.+)\.(pdf|html)")
+# A worker's error that every other report would meet too: stop the batch.
+FATAL = {"DiskFullError": DiskFullError, "OutputError": OutputError}
 
 
 @dataclass(frozen=True)
@@ -49,12 +70,16 @@ class Job:
 
 @dataclass
 class BatchResult:
-    """What a batch did: files written, reports skipped as up to date, failures by report."""
+    """What a batch did: files written, reports skipped as up to date, failures by report,
+    files set aside (made from other inputs, or not listed), reports made again after their
+    worker process stopped."""
 
     out_dir: Path
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    set_aside: list[str] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -65,6 +90,13 @@ class BatchResult:
         """Plain words: where the reports are, what was skipped, what failed and why."""
         lines = [f"{len(self.written)} file(s) written, {len(self.skipped)} report(s) already "
                  f"up to date, in {self.out_dir}"]
+        if self.set_aside:
+            lines.append(f"{len(self.set_aside)} file(s) made from other inputs (or not listed "
+                         f"in the manifest) set aside in {self.out_dir / SUPERSEDED}: "
+                         f"{', '.join(sorted(self.set_aside))}")
+        if self.retried:
+            lines.append(f"{len(self.retried)} report(s) made again after the worker process "
+                         f"making them stopped: {', '.join(sorted(set(self.retried)))}")
         if self.failures:
             lines.append(f"{len(self.failures)} report(s) failed:")
             lines += [f"  - {stem}: {why}" for stem, why in sorted(self.failures.items())]
@@ -74,31 +106,56 @@ class BatchResult:
 def render_month(data: str | Path, config: str | Path | None = None, month: str | None = None,
                  out_dir: str | Path = "reports", *, jobs: int | None = None,
                  formats: tuple[str, ...] = ("pdf",), therapists: list[str] | None = None,
-                 clinic: bool = True, progress: bool = True) -> BatchResult:
+                 clinic: bool = True, progress: bool = True,
+                 executor: Executor | None = None) -> BatchResult:
     """Make the clinic report and one caseload report per therapist for a month.
 
     `therapists` None means every therapist with a session in the month; [] means none.
+    `executor` runs the reports (default: a WorkerPool of `jobs` processes, at most one per
+    core). Everything is checked before the month's folder is made.
     """
     settings = load_config(config)
     ratings = load_ratings(data, settings)
     period = parse_month(month) if month else latest_complete_month(ratings)
+    require_sessions(ratings, period)
+    if therapists:
+        therapists = check_codes("therapist", therapists, settings)
     analysis = analyse(ratings, settings, period)
+    chosen = _pick_therapists(analysis, therapists)
+    jobs, note = cap_jobs(jobs, "jobs")
+    say(note)
     provenance = describe_source(data, config, ratings)
-    out = Path(out_dir) / f"{period.start:%Y-%m}"
-    out.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(out)
+    out = _month_folder(Path(out_dir), period.slug)
     base_key = _inputs_key(provenance, config, period.label, settings.template_dir)
     planned = [Job("clinic", None, "clinic", base_key + ":clinic")] if clinic else []
-    planned += [Job("therapist", t, f"therapist-{t}", f"{base_key}:therapist:{t}")
-                for t in _pick_therapists(analysis, therapists)]
+    planned += [Job("therapist", t, f"therapist-{file_part(t)}", f"{base_key}:therapist:{t}")
+                for t in chosen]
     manifest = _read_manifest(out)
+    result = BatchResult(out)
     todo = [job for job in planned if not _is_current(job, formats, manifest, out)]
+    result.skipped = [j.stem for j in planned if j not in todo]
+    _set_aside(out, manifest, base_key, todo, formats, result)
     manifest.update(_describe_inputs(provenance, config, period.label))
-    result = BatchResult(out, skipped=[j.stem for j in planned if j not in todo])
+    _write_manifest(out, manifest, result)
     _run_jobs(todo, analysis, ratings, provenance, formats, out, manifest, result,
-              jobs=jobs, progress=progress)
+              executor=executor or WorkerPool(_workers(jobs, len(todo)), _warm_up),
+              progress=progress)
     _write_manifest(out, manifest, result)
     return result
+
+
+def _month_folder(out_dir: Path, slug: str) -> Path:
+    out = check_out_dir(out_dir) / slug
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, out) from None
+    _remove_stale_temps(out)
+    return out
+
+
+def _workers(jobs: int | None, todo: int) -> int:
+    return max(1, min(jobs or os.cpu_count() or 1, todo))
 
 
 def _pick_therapists(analysis: Analysis, wanted: list[str] | None) -> list[str]:
@@ -132,8 +189,8 @@ def _inputs_key(provenance: Provenance, config: str | Path | None, month: str,
              __version__, month, *(f"{n}={v}" for n, v in provenance.stack)]
     for folder in (TEMPLATES, template_dir):
         if folder is not None and Path(folder).is_dir():
-            for template in sorted(p for p in Path(folder).glob("*") if p.is_file()):
-                parts += [template.name, sha256_file(template)]
+            for template in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+                parts += [template.relative_to(folder).as_posix(), sha256_file(template)]
     digest.update("|".join(parts).encode())
     return digest.hexdigest()[:16]
 
@@ -153,14 +210,59 @@ def _read_manifest(out: Path) -> dict:
 
 
 def record_notebook(out: str | Path, notebook: str | Path) -> None:
-    """List the executed notebook (the run's audit record) in the folder's manifest."""
+    """List the executed notebook (the run's audit record) in the folder's manifest. Never
+    raises: a failure here must not hide the run's own outcome."""
     out, notebook = Path(out), Path(notebook)
     path = out / MANIFEST
     if not path.is_file() or not notebook.is_file():
         return
     manifest = _read_manifest(out)
     manifest["notebook"] = {"name": notebook.name, "sha256": sha256_file(notebook)}
-    write_atomic(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    try:
+        write_atomic(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    except (WorkbookError, OSError):
+        pass
+
+
+def _set_aside(out: Path, manifest: dict, base_key: str, todo: list[Job],
+               formats: tuple[str, ...], result: BatchResult) -> None:
+    """Make the folder's report files exactly the manifest's, all made from this run's inputs:
+    files made from other inputs, and unlisted files no job of this run makes again, are moved
+    into superseded/; entries of files that are gone, or about to be made again, are dropped
+    (a file of this run's that is not made after all is removed at the end)."""
+    files = manifest["files"]
+    remade = {f"{job.stem}.{fmt}" for job in todo for fmt in formats}
+    moves: dict[str, dict] = {}
+    for name in sorted(p.name for p in out.iterdir() if REPORT_FILE.fullmatch(p.name)):
+        entry = files.get(name)
+        if isinstance(entry, dict) and not str(entry.get("inputs", "")).startswith(base_key):
+            moves[name] = {**entry, "set_aside": "made from other inputs",
+                           "made_from": {k: manifest.get(k) for k in ("data", "config", "month",
+                                                                     "workbook_version")}}
+        elif not isinstance(entry, dict) and name not in remade:
+            moves[name] = {"set_aside": "not listed in the manifest"}
+    for name in list(files):
+        if name in moves or name in remade or not (out / name).is_file():
+            del files[name]
+    if moves:
+        _move_aside(out, moves)
+        result.set_aside = sorted(moves)
+
+
+def _move_aside(out: Path, moves: dict[str, dict]) -> None:
+    """Move files into superseded/ and describe them in its manifest (written first)."""
+    folder = out / SUPERSEDED
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, folder) from None
+    described = _read_manifest(folder)
+    for name, entry in moves.items():
+        described["files"][name] = {**entry, "sha256": sha256_file(out / name)}
+    described["files"] = dict(sorted(described["files"].items()))
+    write_atomic(folder / MANIFEST, json.dumps(described, indent=2, sort_keys=True) + "\n")
+    for name in moves:
+        os.replace(out / name, folder / name)
 
 
 def _is_current(job: Job, formats: tuple[str, ...], manifest: dict, out: Path) -> bool:
@@ -177,32 +279,59 @@ def _is_current(job: Job, formats: tuple[str, ...], manifest: dict, out: Path) -
 
 def _run_jobs(todo: list[Job], analysis: Analysis, ratings, provenance: Provenance,
               formats: tuple[str, ...], out: Path, manifest: dict, result: BatchResult, *,
-              jobs: int | None, progress: bool) -> None:
-    """Render jobs in worker processes; record each as it finishes so a kill loses little."""
+              executor: Executor, progress: bool) -> None:
+    """Render jobs through the executor; list each as it finishes so a kill loses little. A
+    full disk stops the batch: what was written but cannot be listed is removed."""
     if not todo:
         return
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    context = multiprocessing.get_context("spawn")
+    jobs = {job.stem: job for job in todo}
+    tasks = [Task(job.stem, _render_job, (job, _payload(job, analysis, ratings), provenance,
+                                          formats, str(out))) for job in todo]
     bar = tqdm(total=len(todo), desc="reports", unit="report", disable=not progress)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=_warm_up) as pool:
-        futures = {pool.submit(_render_job, job, _payload(job, analysis, ratings),
-                               provenance, formats, str(out)): job for job in todo}
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                files = future.result()
-            except Exception as exc:  # one report's failure must not stop the others
-                result.failures[job.stem] = f"{type(exc).__name__}: {exc}"
-            else:
-                for name, digest in files:
-                    manifest["files"][name] = {"sha256": digest, "kind": job.kind,
-                                               "therapist_id": job.therapist_id,
-                                               "inputs": job.inputs}
-                    result.written.append(name)
-                _write_manifest(out, manifest, result)
+    outcomes = executor.run(tasks)
+    try:
+        for outcome in outcomes:
+            _record(jobs[outcome.key], outcome, out, manifest, result)
             bar.update(1)
-    bar.close()
+    finally:
+        outcomes.close()  # stops the workers of a batch that ends early
+        bar.close()
+        result.retried = list(getattr(executor, "lost", []))
+        _remove_stale_temps(out)
+        _remove_unlisted(out, manifest, todo, formats)
+
+
+def _record(job: Job, outcome: Outcome, out: Path, manifest: dict, result: BatchResult) -> None:
+    """List a finished job's files (or its failure) in the manifest and write it."""
+    if not outcome.ok:
+        result.failures[job.stem] = outcome.error
+        if outcome.error_type in FATAL:
+            _write_manifest(out, manifest, result, quiet=True)
+            raise FATAL[outcome.error_type](outcome.error.split(": ", 1)[-1])
+        _write_manifest(out, manifest, result)
+        return
+    for name, digest in outcome.value:
+        manifest["files"][name] = {"sha256": digest, "kind": job.kind,
+                                   "therapist_id": job.therapist_id, "inputs": job.inputs}
+    try:
+        _write_manifest(out, manifest, result)
+    except DiskFullError:
+        for name, _ in outcome.value:  # not listed on disk: not kept
+            manifest["files"].pop(name, None)
+            (out / name).unlink(missing_ok=True)
+        _write_manifest(out, manifest, result, quiet=True)
+        raise
+    result.written += [name for name, _ in outcome.value]
+
+
+def _remove_unlisted(out: Path, manifest: dict, todo: list[Job],
+                     formats: tuple[str, ...]) -> None:
+    """Files of this run's jobs on disk but not in the manifest (a batch stopped early):
+    removed, so the folder holds what the manifest says."""
+    for job in todo:
+        for name in (f"{job.stem}.{fmt}" for fmt in formats):
+            if name not in manifest["files"]:
+                (out / name).unlink(missing_ok=True)
 
 
 def _payload(job: Job, analysis: Analysis, ratings) -> tuple:
@@ -247,13 +376,19 @@ def _render_job(job: Job, payload: tuple, provenance: Provenance, formats: tuple
     analysis, ratings = payload
     html = render_report(job.kind, analysis, provenance=provenance,
                          therapist_id=job.therapist_id, ratings=ratings)
-    paths = _write_report(html, Path(out) / job.stem, formats)
+    paths = _write_report(html, inside(Path(out), job.stem), formats)
     return [(p.name, sha256_file(p)) for p in paths]
 
 
-def _write_manifest(out: Path, manifest: dict, result: BatchResult) -> None:
-    """Write the manifest atomically, files and failures in a stable order."""
+def _write_manifest(out: Path, manifest: dict, result: BatchResult, quiet: bool = False) -> None:
+    """Write the manifest atomically, files and failures in a stable order. `quiet`: a failure
+    to write is let go (the batch is already stopping for a worse reason)."""
     manifest["failures"] = dict(sorted(result.failures.items()))
     manifest["skipped"] = sorted(result.skipped)
+    manifest["set_aside"] = sorted(result.set_aside)
     manifest["files"] = dict(sorted(manifest["files"].items()))
-    write_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    try:
+        write_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    except (DiskFullError, OutputError):
+        if not quiet:
+            raise

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
 from workbook._meta import EXAMPLE_DATA, __version__
-from workbook.data.errors import ParameterError, WorkbookError
+from workbook.data.errors import OutputError, ParameterError, WorkbookError
 
 EXIT_INTERNAL = 70
 DEFAULT_DATA = EXAMPLE_DATA
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # as a shell reports a program stopped by SIGPIPE
+# Errors in the user's input: a run refused for one of these keeps nothing it made.
+INPUT_ERRORS = (3, 4, 5, 6)
 
 EXIT_CODES = """exit codes:
   0  success
@@ -26,7 +31,11 @@ EXIT_CODES = """exit codes:
   7  one or more reports failed (the others were written)
   8  a notebook failed for an unforeseen reason (its executed copy is kept)
   9  records conflict with those already in the store (nothing was written)
+ 10  no space left on the disk for the output (nothing half-written is kept)
+ 11  an output folder or file cannot be written (a file, read-only, no permission)
  70  an internal error (please report it)
+130  interrupted (Ctrl-C)
+141  the output was closed early (e.g. piped into head)
 """
 
 
@@ -38,19 +47,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()
+        return code
     except WorkbookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()
+        print("workbook: the output was closed before it was all written (broken pipe)",
+              file=sys.stderr)
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        if args.debug or exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EACCES,
+                                           errno.EPERM, errno.EROFS):
+            return _internal(exc, args)
+        from workbook.reports.render import output_error
+
+        error = output_error(exc, Path(exc.filename or "output"))
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
     except Exception as exc:  # the user must never see a traceback
-        if args.debug:
-            raise
-        print(f"internal error: {type(exc).__name__}: {exc}\n"
-              "Run again with --debug for details, and please report it.", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal(exc, args)
+
+
+def _internal(exc: Exception, args: argparse.Namespace) -> int:
+    if args.debug:
+        raise exc
+    print(f"internal error: {type(exc).__name__}: {exc}\n"
+          "Run again with --debug for details, and please report it.", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that Python's own flush at exit finds no broken pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,8 +113,9 @@ def _command(sub: argparse._SubParsersAction, name: str, help_text: str,
              run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
     cmd = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    cmd.set_defaults(run=run, debug=False)
-    cmd.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    cmd.set_defaults(run=run)
+    cmd.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                     help="show tracebacks of internal errors")
     return cmd
 
 
@@ -128,28 +167,32 @@ def _add_monthly(sub: argparse._SubParsersAction) -> None:
     cmd = _command(sub, "monthly", "Make the month's clinic report and every therapist's.",
                    run_monthly)
     _add_run_options(cmd, "pdf")
-    cmd.add_argument("--jobs", type=_positive, help="worker processes (default: CPU cores)")
+    cmd.add_argument("--jobs", type=_positive,
+                     help="worker processes (default and most: the CPU cores)")
 
 
 def run_report(args: argparse.Namespace) -> int:
     """`workbook report KIND`: run the matching notebook; keep it beside the reports."""
+    from workbook.runs.checks import file_part, inside
     from workbook.runs.execute import run_notebook
 
     setup = _prepare_run(args)
     therapists = _chosen_therapists(args, setup)
     folder, base = setup["folder"], setup["params"]
-    if args.kind == "supervision":
-        for therapist in therapists:
-            params = {**base, "therapist_id": therapist, "month": setup["month"],
-                      "since": setup["since"]}
-            record = folder / f"supervision_brief-{therapist}.ipynb"
-            run_notebook("supervision_brief", params, record)
-    else:
-        clinic = args.kind == "clinic"
-        params = {**base, "month": setup["month"], "therapists": ",".join(therapists) or "none",
-                  "clinic": clinic}
-        name = "clinic" if clinic else "therapist-" + "-".join(therapists)
-        run_notebook("clinic_monthly", params, folder / f"clinic_monthly-{name[:80]}.ipynb")
+    with _kept_on_success(folder):
+        if args.kind == "supervision":
+            for therapist in therapists:
+                params = {**base, "therapist_id": therapist, "month": setup["month"],
+                          "since": setup["since"]}
+                record = inside(folder, f"supervision_brief-{file_part(therapist)}.ipynb")
+                run_notebook("supervision_brief", params, record)
+        else:
+            clinic = args.kind == "clinic"
+            params = {**base, "month": setup["month"], "clinic": clinic,
+                      "therapists": ",".join(therapists) or "none"}
+            name = "clinic" if clinic else "therapist-" + "-".join(map(file_part, therapists))
+            record = inside(folder, f"clinic_monthly-{name[:80]}.ipynb")
+            run_notebook("clinic_monthly", params, record)
     print(f"reports are in {folder}")
     return 0
 
@@ -157,57 +200,107 @@ def run_report(args: argparse.Namespace) -> int:
 def run_monthly(args: argparse.Namespace) -> int:
     """`workbook monthly`: one notebook run renders the clinic's and every therapist's report."""
     from workbook.runs.batch import record_notebook
+    from workbook.runs.checks import cap_jobs, say
     from workbook.runs.execute import run_notebook
 
     setup = _prepare_run(args)
-    params = {**setup["params"], "month": setup["month"], "jobs": args.jobs}
+    jobs, note = cap_jobs(args.jobs)
+    say(note)
+    params = {**setup["params"], "month": setup["month"], "jobs": jobs}
     record = setup["folder"] / "clinic_monthly.ipynb"
-    try:
-        run_notebook("clinic_monthly", params, record)
-    finally:
-        record_notebook(setup["folder"], record)
+    with _kept_on_success(setup["folder"]):
+        try:
+            run_notebook("clinic_monthly", params, record)
+        finally:
+            record_notebook(setup["folder"], record)
     print(f"reports are in {setup['folder']}")
     return 0
 
 
+class _kept_on_success:
+    """A month folder this run makes is removed again when the run is refused for an input
+    error and the folder holds nothing but the refused run's notebook record."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.existed = folder, folder.exists()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, tb) -> bool:
+        if isinstance(error, WorkbookError) and error.exit_code in INPUT_ERRORS and \
+                not self.existed and self.folder.is_dir():
+            if all(p.suffix == ".ipynb" for p in self.folder.iterdir()):
+                shutil.rmtree(self.folder, ignore_errors=True)
+        return False
+
+
 def _prepare_run(args: argparse.Namespace) -> dict:
-    """Validate the inputs here, before any kernel starts; resolve the month and the folder."""
-    from workbook.analysis.periods import latest_complete_month, parse_month, parse_period
+    """Validate the inputs here, before any kernel starts or any folder is made: the config,
+    the output folder, IDs and dates given on the command line, the data, the period."""
+    from workbook.analysis.periods import latest_complete_month, parse_month
     from workbook.data.config import load_config
     from workbook.data.ingest import load_ratings
     from workbook.data.parameters import formats
+    from workbook.runs.checks import check_codes, check_out_dir, require_sessions
 
     config = load_config(args.config)
-    ratings = load_ratings(args.data, config)
+    out = check_out_dir(args.out, create=False)
+    for option in ("therapist", "supervisor"):
+        if getattr(args, option, None):
+            check_codes(f"--{option}", [getattr(args, option)], config)
     since = getattr(args, "since", None)
     if since and (args.month or args.kind != "supervision"):
         raise ParameterError("--since is for supervision briefs, instead of --month")
+    ratings = load_ratings(args.data, config)
     if since:
-        period = parse_period(since, ratings["session_date"].max().date())
+        period = _since_period(since, ratings)
     else:
         period = parse_month(args.month) if args.month else latest_complete_month(ratings)
+    require_sessions(ratings, period)
     month = None if since else f"{period.start:%Y-%m}"
     params = {"data": _source_text(args.data),
               "config": str(args.config.resolve()) if args.config else None,
-              "out_dir": str(args.out.resolve()),
+              "out_dir": str(out),
               "formats": ",".join(formats("--format", args.formats))}
     in_month = ratings[ratings["session_date"].between(period.start, period.end)]
-    return {"params": params, "month": month, "since": since,
-            "folder": args.out.resolve() / period.slug, "ratings": in_month}
+    return {"params": params, "month": month, "since": since, "label": period.label,
+            "folder": out / period.slug, "ratings": in_month}
+
+
+def _since_period(since: str, ratings):
+    """The period from --since to the latest session in the data."""
+    from workbook.analysis.periods import parse_period
+
+    try:
+        start = date.fromisoformat(since)
+    except ValueError:
+        raise ParameterError(f"--since {since!r}: expected a date YYYY-MM-DD, e.g. "
+                             "2026-10-05") from None
+    last = ratings["session_date"].max().date()
+    if start > last:
+        raise ParameterError(f"--since {since}: after the latest session in the data "
+                             f"({last.isoformat()})")
+    return parse_period(start.isoformat(), last.isoformat())
 
 
 def _chosen_therapists(args: argparse.Namespace, setup: dict) -> list[str]:
-    """Therapists named by --therapist or supervised by --supervisor (none for clinic)."""
+    """Therapists named by --therapist or supervised by --supervisor (none for clinic), each
+    with a session in the period."""
     if args.kind == "clinic":
         return []
     ratings = setup["ratings"]
     if args.therapist:
+        known = sorted(ratings["therapist_id"].unique())
+        if args.therapist not in known:
+            raise ParameterError(f"--therapist {args.therapist}: no session in "
+                                 f"{setup['label']}; therapists: {', '.join(known)}")
         return [args.therapist]
     if args.supervisor:
         mine = ratings.loc[ratings["supervisor_id"] == args.supervisor, "therapist_id"]
         if mine.empty:
             raise ParameterError(f"--supervisor {args.supervisor}: no supervisee has a session "
-                                 f"in {setup['month']}")
+                                 f"in {setup['label']}")
         return sorted(mine.unique())
     raise ParameterError(f"report {args.kind}: give --therapist ID or --supervisor ID")
 
@@ -219,8 +312,8 @@ def _add_example_data(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--therapists", type=_positive, default=8)
     cmd.add_argument("--clients-per-therapist", type=_positive, default=10)
     cmd.add_argument("--weeks", type=_positive, default=39)
-    cmd.add_argument("--seed", type=int, default=0)
-    cmd.add_argument("--end", type=date.fromisoformat, default=date(2026, 10, 31),
+    cmd.add_argument("--seed", type=_whole, default=0)
+    cmd.add_argument("--end", type=_iso_date, default=date(2026, 10, 31),
                      help="last session date, YYYY-MM-DD (default 2026-10-31)")
     cmd.add_argument("--no-plant", dest="plant", action="store_false",
                      help="do not plant the documented example patterns")
@@ -249,10 +342,27 @@ def _source_text(source: str | Path) -> str:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
     return value
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 def run_example_data(args: argparse.Namespace) -> int:
@@ -263,6 +373,8 @@ def run_example_data(args: argparse.Namespace) -> int:
         raise ParameterError(f"--out {args.out}: expected a .csv, .xlsx or .parquet file name")
     if not args.out.parent.is_dir():
         raise ParameterError(f"--out {args.out}: folder {args.out.parent} does not exist")
+    if args.out.is_dir():
+        raise OutputError(f"--out {args.out}: is a folder; expected a file name")
     frame = generate_clinic(therapists=args.therapists,
                             clients_per_therapist=args.clients_per_therapist,
                             weeks=args.weeks, seed=args.seed, end=args.end, plant=args.plant)

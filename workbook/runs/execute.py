@@ -3,11 +3,15 @@
 The kernel is `python3`, talking to papermill over IPC (Unix sockets in a private temporary
 folder, never the working folder), not TCP. A failure inside
 the notebook that the package raised on purpose (bad data, bad parameters...) comes back as the
-same WorkbookError class, so the CLI prints its message and exits with its code.
+same WorkbookError class, so the CLI prints its message and exits with its code. papermill saves
+the notebook as each cell starts (and every 30 s in a long one), so a kernel that dies leaves a
+partly executed copy; a message names the kept copy only when there is one.
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
 import os
 import shutil
@@ -21,7 +25,7 @@ from traitlets import CaselessStrEnum
 
 from workbook._meta import NOTEBOOKS
 from workbook.data import errors
-from workbook.reports.render import write_atomic
+from workbook.reports.render import output_error
 
 
 class IPCKernelManager(AsyncKernelManager):
@@ -49,40 +53,82 @@ class IPCKernelManager(AsyncKernelManager):
         if self._socket_dir:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
 
+    async def _async_interrupt_kernel(self) -> None:
+        """Interrupt the kernel, except while shutting it down. jupyter_client sends SIGINT
+        before every shutdown request; an idle ipykernel then logs 'KeyboardInterrupt caught in
+        kernel' to the user's terminal after a run that went well. The shutdown request (and,
+        if it is not obeyed, SIGTERM and SIGKILL) needs no interrupt."""
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
+
 
 def run_notebook(name: str, parameters: dict[str, Any], record: str | Path, *,
                  echo: bool = True) -> Path:
     """Execute notebooks/NAME.ipynb with parameters; write the executed copy to `record`.
 
     With `echo`, what the notebook prints (and its progress bar) goes to this terminal.
-    The record is written even when the notebook fails, so the failure can be inspected.
+    The record is written even when the notebook fails, so the failure can be inspected; when
+    no copy could be kept (a full disk), the error says so.
     """
-    import nbformat
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     source = NOTEBOOKS / f"{name}.ipynb"
     record = Path(record)
-    record.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, record) from None
     logging.getLogger("papermill").setLevel(logging.WARNING)
     partial = record.with_name(f".{record.stem}.tmp.ipynb")
     streams = {"stdout_file": sys.stdout, "stderr_file": sys.stderr} if echo else {}
+    error: BaseException | None = None
     try:
         papermill.execute_notebook(
             str(source), str(partial), parameters=parameters, kernel_name="python3",
             kernel_manager_class=IPCKernelManager, progress_bar=False,
-            request_save_on_cell_execute=False, cwd=str(Path.cwd()), **streams)
+            request_save_on_cell_execute=True, cwd=str(Path.cwd()), **streams)
     except PapermillExecutionError as exc:
-        raise _as_workbook_error(exc) from None
+        error = _as_workbook_error(exc)
     except (DeadKernelError, CellTimeoutError) as exc:  # e.g. the kernel was killed
-        raise errors.NotebookError(f"notebook {name}: {type(exc).__name__}: {exc}; "
-                                   f"its executed copy is in {record}") from None
-    finally:
-        if partial.exists():
-            write_atomic(record, nbformat.writes(nbformat.read(partial, as_version=4)))
-            partial.unlink()
+        error = errors.NotebookError(f"notebook {name}: {type(exc).__name__}: {exc}")
+    except OSError as exc:  # papermill writing the executed copy
+        error = output_error(exc, record)
+    except BaseException as exc:  # KeyboardInterrupt: keep what there is, then go on
+        error = exc
+    kept = _keep_record(partial, record)
+    if isinstance(error, errors.NotebookError):
+        error = errors.NotebookError(f"{error}; " + (f"its partly executed copy is in {record}"
+                                                     if kept else "no executed copy of it "
+                                                                  "could be kept"))
+    elif isinstance(error, errors.OutputError) and not kept:
+        error = type(error)(f"{error} (no executed copy of the notebook could be kept)")
+    if error is not None:
+        raise error
     return record
+
+
+def _keep_record(partial: Path, record: Path) -> bool:
+    """Move papermill's copy to `record` (atomically); drop it when it is empty or cut off (a
+    full disk). Return whether a record was kept."""
+    if not partial.exists():
+        return False
+    try:
+        text = partial.read_text(encoding="utf-8")
+        json.loads(text)
+    except (OSError, ValueError):
+        partial.unlink(missing_ok=True)
+        return False
+    try:
+        os.replace(partial, record)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return False
+        raise output_error(exc, record) from None
+    return True
 
 
 def _as_workbook_error(exc: Exception) -> Exception:

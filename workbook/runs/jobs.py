@@ -19,6 +19,7 @@ from workbook.data.errors import ParameterError, ReportError
 from workbook.data.ingest import load_ratings
 from workbook.reports.render import describe_source, render_report, write_report
 from workbook.runs.batch import BatchResult, render_month
+from workbook.runs.checks import check_codes, check_out_dir, file_part, inside
 
 if TYPE_CHECKING:
     from workbook.views.widgets import CaseloadPanel
@@ -31,7 +32,7 @@ def _therapists(name: str, value: Any) -> list[str] | None:
         return None
     if value.lower() == "none":
         return []
-    return [t.strip() for t in value.split(",") if t.strip()]
+    return [t.strip() for t in value.split(",") if t.strip()]  # checked against the config
 
 
 def _flag(name: str, value: Any) -> bool:
@@ -54,6 +55,8 @@ def run_supervision_brief(namespace: dict[str, Any]) -> pd.DataFrame:
     """The supervision_brief notebook: write one supervisee's brief; return its discussion list."""
     p = P.check_parameters(namespace, SUPERVISION_SPEC)
     config = load_config(p["config"])
+    if p["therapist_id"]:
+        check_codes("parameter therapist_id", [p["therapist_id"]], config)
     ratings = load_ratings(p["data"], config)
     period = _brief_period(ratings, p["month"], p["since"])
     analysis = analyse(ratings, config, period)
@@ -63,9 +66,10 @@ def run_supervision_brief(namespace: dict[str, Any]) -> pd.DataFrame:
                              f"{period.label}; therapists: {', '.join(analysis.therapists)}")
     html = render_report("supervision", analysis, therapist_id=therapist,
                          provenance=describe_source(p["data"], p["config"], ratings))
-    folder = Path(p["out_dir"] or "reports") / period.slug
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = write_report(html, folder / f"supervision-{therapist}", p["formats"])
+    folder = check_out_dir(Path(p["out_dir"] or "reports"), "parameter out_dir") / period.slug
+    folder.mkdir(exist_ok=True)
+    paths = write_report(html, inside(folder, f"supervision-{file_part(therapist)}"),
+                         p["formats"])
     for path in paths:
         print(f"wrote {path}")
     return analysis.select(therapist_id=therapist).discussion[["rank", "client_id", "top_reason"]]
