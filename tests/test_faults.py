@@ -25,12 +25,13 @@ import nbformat
 import psutil
 import pytest
 
-from workbook.data.errors import DiskFullError, OutputError, ParameterError, ReportError
+from workbook.data import errors
+from workbook.data.errors import ParameterError, ReportError
 from workbook.data.example_data import generate_clinic, write_clinic
 from workbook.reports import render
 from workbook.reports.render import describe_source, render_html, write_atomic
-from workbook.runs import checks, execute
-from workbook.runs.batch import REPORT_FILE, render_month
+from workbook.runs import execute
+from workbook.runs.batch import render_month
 from workbook.runs.cli import main
 from workbook.runs.jobs import run_supervision_brief
 
@@ -39,6 +40,15 @@ EXAMPLE_DATA = ROOT / "data" / "examples" / "caseload.csv"
 WORKBOOK = str(Path(sys.executable).with_name("workbook"))
 MONTH = "2026-10"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+REPORT_FILE = re.compile(r"(clinic|therapist-.+)\.(pdf|html)")  # what a batch writes
+
+
+def checks():
+    """workbook.runs.checks, imported where used (so that the other tests of this file run,
+    and fail for their own reasons, on code from before the module existed)."""
+    from workbook.runs import checks
+
+    return checks
 
 
 def sha256(path: Path) -> str:
@@ -174,10 +184,10 @@ def test_ids_a_custom_pattern_allows_become_file_names_inside_out(small, tmp_pat
                                             ("NHS/01", "NHS%2F01"), ("..", "%2E."),
                                             (".hidden", "%2Ehidden"), ("é", "%C3%A9")])
 def test_file_part_never_names_a_folder_or_a_hidden_file(code, part, tmp_path):
-    assert checks.file_part(code) == part
-    assert checks.inside(tmp_path, f"x-{checks.file_part(code)}.pdf").parent == tmp_path
+    assert checks().file_part(code) == part
+    assert checks().inside(tmp_path, f"x-{checks().file_part(code)}.pdf").parent == tmp_path
     with pytest.raises(ParameterError):
-        checks.inside(tmp_path, "../x.pdf")
+        checks().inside(tmp_path, "../x.pdf")
 
 
 # --- 5. a branding template runs arbitrary code ---------------------------------------------
@@ -292,7 +302,7 @@ def tiny_disk(tmp_path):
 def test_write_atomic_on_a_full_disk_keeps_the_old_file_and_no_temp(tiny_disk):
     target = tiny_disk / "report.pdf"
     write_atomic(target, b"old report")
-    with pytest.raises(DiskFullError, match=f"no space left on the disk of {tiny_disk}"):
+    with pytest.raises(errors.DiskFullError, match=f"no space left on the disk of {tiny_disk}"):
         write_atomic(target, b"x" * 400_000)
     assert target.read_bytes() == b"old report"
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["report.pdf"]
@@ -312,7 +322,7 @@ def test_full_disk_says_no_space_left_and_leaves_the_folder_true(tiny_disk):
         assert_manifest_matches_disk(folder)
     else:
         assert not [p for p in folder.glob("*") if REPORT_FILE.fullmatch(p.name)]
-    cores = checks.available_cores()
+    cores = checks().available_cores()
     if cores < 1000:  # item 11: --jobs is capped at the cores, and the user is told
         assert f"note: --jobs 1000 is more than this machine's {cores} CPU core" in run.stderr
 
@@ -418,10 +428,10 @@ def test_month_with_no_sessions_is_refused_before_any_work(small, tmp_path, caps
 
 
 def test_jobs_beyond_the_cores_are_capped_and_said(monkeypatch, tmp_path, capsys):
-    cores = checks.available_cores()
-    assert checks.cap_jobs(cores) == (cores, None)
-    assert checks.cap_jobs(None) == (None, None)
-    capped, note = checks.cap_jobs(cores + 998)
+    cores = checks().available_cores()
+    assert checks().cap_jobs(cores) == (cores, None)
+    assert checks().cap_jobs(None) == (None, None)
+    capped, note = checks().cap_jobs(cores + 998)
     assert capped == cores and f"--jobs {cores + 998} is more than this machine's" in note
     seen = {}
 
@@ -516,5 +526,22 @@ def test_unknown_therapist_parameter_makes_no_month_folder(small, tmp_path):
 
 
 def test_output_error_classes_have_their_exit_codes():
-    assert OutputError.exit_code == 11 and DiskFullError.exit_code == 10
-    assert issubclass(DiskFullError, OutputError)
+    assert errors.OutputError.exit_code == 11 and errors.DiskFullError.exit_code == 10
+    assert issubclass(errors.DiskFullError, errors.OutputError)
+
+
+# --- the README's exit-code table stays true ----------------------------------------------
+
+def test_readme_exit_codes_match_the_command_line_and_the_error_classes():
+    from workbook.runs import cli
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Exit codes"):].split("\n\n")[1]
+    documented = {int(m.group(1)) for m in re.finditer(r"^\| (\d+) \|", table, re.M)}
+    epilog = {int(m.group(1)) for m in re.finditer(r"^\s*(\d+)\s", cli.EXIT_CODES, re.M)}
+    assert documented == epilog
+    classes = {cls.exit_code for cls in vars(errors).values()
+               if isinstance(cls, type) and issubclass(cls, errors.WorkbookError)
+               and cls is not errors.WorkbookError}
+    assert classes <= documented
+    assert {cli.EXIT_INTERNAL, cli.EXIT_INTERRUPTED, cli.EXIT_BROKEN_PIPE} <= documented

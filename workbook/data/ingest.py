@@ -173,12 +173,26 @@ def _read_csv(path: Path) -> RawTable:
         raise DataError([_file_problem(path, "a header line and rating rows; the file is empty")])
     header_line = re.split(rb"\r\n|\r|\n", body, maxsplit=1)[0].decode("utf-8", "replace")
     delimiter = _detect_delimiter(header_line, path)
-    header = next(csv.reader([header_line], delimiter=delimiter))
+    header = _header(body, header_line, delimiter, path)
     if _is_utf8(body[:SNIFF_BYTES], partial=len(body) > SNIFF_BYTES):
         table = _arrow_csv(body, header, delimiter)
         if table is not None and (not len(table.lines) or table.lines[-1] == _physical_lines(body)):
             return table
     return _python_csv(body, path, header, delimiter)
+
+
+def _header(body: bytes, header_line: str, delimiter: str, path: Path) -> list[str]:
+    """The column names on line 1; a quote there that runs past the line end is refused (it
+    would make the rows below it part of a column name)."""
+    sample = body[:SNIFF_BYTES].decode("utf-8", "replace")
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+    with _no_field_limit():
+        next(reader, None)
+    if reader.line_num > 1:
+        raise DataError([Problem(str(path), 1, None, header_line,
+                                 "a header line of column names on one line; a quote opened "
+                                 "on line 1 is not closed there")])
+    return next(csv.reader([header_line], delimiter=delimiter))
 
 
 def _is_utf8(data: bytes, partial: bool) -> bool:

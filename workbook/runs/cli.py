@@ -25,7 +25,7 @@ EXIT_CODES = """exit codes:
   0  success
   2  bad command-line usage
   3  invalid configuration file
-  4  the data breaks the data contract (every problem is listed)
+  4  the data breaks the data contract (every problem counted, 50 of each kind listed)
   5  an input file was not found or cannot be opened
   6  a bad parameter value
   7  one or more reports failed (the others were written)
