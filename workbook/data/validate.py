@@ -145,12 +145,14 @@ def check_rows(raw: pd.DataFrame, config: Config, *, file: str, lines: np.ndarra
 
 
 def _unreported(cols: dict[str, _Col], file: str) -> DataError | None:
-    """A cell marked as reported, with no problem recorded: never accept it silently."""
-    if any((col.uniq == REPORTED).any() for col in cols.values()) or not all(
-            name in cols for name in C.REQUIRED):
-        return DataError([Problem(file, None, None, None,
-                                  "every cell readable and every required column present")])
-    return None
+    """Problems a caller should have reported and did not: a missing required column, a cell
+    marked as reported. Never accept them silently."""
+    problems = [Problem(file, None, None, None, f"a required column '{name}'")
+                for name in C.REQUIRED if name not in cols]
+    if any((col.uniq == REPORTED).any() for col in cols.values()):
+        problems.append(Problem(file, None, None, None,
+                                "every cell readable (a reader marked one it could not read)"))
+    return DataError(problems) if problems else None
 
 
 def _nonblank(cols: dict[str, _Col], n: int) -> np.ndarray:
