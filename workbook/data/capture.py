@@ -8,11 +8,12 @@ in, it loads with `load_ratings` as it is (the first sheet is the one read).
 
 from __future__ import annotations
 
-import tempfile
+import io
 from pathlib import Path
 
 from workbook.data import columns as C
 from workbook.data.config import DEFAULT_ID_PATTERN, Config
+from workbook.data.files import write_atomic
 from workbook.data.signs import SIGNS
 
 ROWS = 5000  # rows the validation covers
@@ -27,7 +28,8 @@ def template_columns(config: Config) -> list[str]:
 
 
 def write_template(path: str | Path, config: Config | None = None) -> Path:
-    """Write the capture workbook to `path` (atomically: a temp file, then a rename)."""
+    """Write the capture workbook to `path` (atomically: a temp file, then a rename; a full
+    disk or a folder that cannot be written is the package's own error, nothing half-written)."""
     from openpyxl import Workbook
 
     config = config or Config()
@@ -40,17 +42,9 @@ def write_template(path: str | Path, config: Config | None = None) -> Path:
     for index, name in enumerate(names, 1):
         _validate(sheet, index, name, config)
     _instructions(book.create_sheet("Instructions"), config)
-    path = Path(path)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
-                                     delete=False) as handle:
-        tmp = Path(handle.name)
-    try:
-        book.save(tmp)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return write_atomic(path, buffer.getvalue())
 
 
 def _style_header(sheet, names: list[str]) -> None:

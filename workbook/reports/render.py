@@ -11,11 +11,8 @@ DiskFullError that leaves nothing half-written behind.
 from __future__ import annotations
 
 import base64
-import errno
 import hashlib
-import os
 import re
-import tempfile
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +26,8 @@ import pandas as pd
 
 from workbook._meta import TEMPLATES, __version__
 from workbook.analysis.pipeline import Analysis
-from workbook.data.errors import DiskFullError, OutputError, ReportError
+from workbook.data.errors import ReportError
+from workbook.data.files import output_error, write_atomic  # noqa: F401  (re-exported)
 from workbook.data.sources.database import digest_rows
 from workbook.data.sources.urls import is_database_url, parse_location
 
@@ -292,41 +290,6 @@ def _deterministic_pdf():
             yield
         finally:
             _h_e_a_d.timestampNow = saved
-
-
-def write_atomic(path: str | Path, data: bytes | str) -> Path:
-    """Write to a temp file in the same folder, then rename: never a half-written file. A full
-    disk is a DiskFullError, a folder that cannot be written an OutputError; neither leaves
-    the temp file behind."""
-    path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise output_error(exc, path) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise output_error(exc, path, len(payload)) from None
-        raise
-    return path
-
-
-def output_error(exc: OSError, path: Path, size: int | None = None) -> OutputError:
-    """The package's error for an OSError met writing `path`: DiskFullError when no space is
-    left (ENOSPC, EDQUOT), else OutputError naming what could not be written and why."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        need = f" ({size:,} bytes)" if size is not None else ""
-        return DiskFullError(f"no space left on the disk of {path.parent}: could not write "
-                             f"{path.name}{need}; nothing half-written was kept. Free some "
-                             "space (or choose another --out) and run again")
-    return OutputError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def render_report(kind: str, analysis: Analysis, *, provenance: Provenance,

@@ -445,6 +445,8 @@ def _check_out(path: Path, suffixes: tuple[str, ...]) -> None:
         raise ParameterError(f"--out {path}: expected a {' or '.join(suffixes)} file name")
     if not path.parent.is_dir():
         raise ParameterError(f"--out {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise OutputError(f"--out {path}: is a folder; expected a file name")
 
 
 if __name__ == "__main__":

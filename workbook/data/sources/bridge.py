@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from workbook.data.config import Config
-from workbook.data.errors import DataError, Problem
+from workbook.data.errors import LISTED_PER_KIND, DataError, Problem
 from workbook.data.signs import SIGN_KEYS
 from workbook.data.sources.instruments import (
     INSTRUMENTS,
@@ -33,7 +33,6 @@ from workbook.data.sources.mapping import convert
 
 LONG_COLUMNS = ("instrument", "item", "score")
 CONTRACT_TOTALS = ("srs", "ors")
-MAX_PROBLEMS = 1000
 
 
 @dataclass
@@ -57,27 +56,40 @@ class _Numbers:
 
 @dataclass
 class _Problems:
-    """Problems of one table, located by each cell's line."""
+    """Problems of one table, located by each cell's line. Every problem is counted; the first
+    LISTED_PER_KIND of each kind (a column and what was expected there) are listed."""
 
     where: str
     unit: str
     found: list[Problem] = field(default_factory=list)
+    listed: dict[str, int] = field(default_factory=dict)
+    unlisted: dict[str, int] = field(default_factory=dict)
 
     def flag(self, rows: np.ndarray, lines: np.ndarray, column: str | None, values,
              expected) -> None:
-        """A problem for each marked row (at most MAX_PROBLEMS); `expected` may be a callable."""
-        for pos in np.flatnonzero(rows)[:MAX_PROBLEMS]:
+        """A problem for each marked row, listed by line up to LISTED_PER_KIND of its kind and
+        counted beyond; `values` and `expected` may be callables of the row position."""
+        positions = np.flatnonzero(rows)
+        if not len(positions):
+            return
+        kind = f"column '{column}'" + (f": {expected}" if isinstance(expected, str) else "")
+        positions = positions[np.argsort(np.asarray(lines)[positions], kind="stable")]
+        room = max(0, LISTED_PER_KIND - self.listed.get(kind, 0))
+        for pos in positions[:room]:
             value = values(pos) if callable(values) else values
             text = expected(pos) if callable(expected) else expected
             self.found.append(Problem(self.where, int(lines[pos]), column, value, text,
-                                      self.unit))
+                                      self.unit, kind=kind))
+        shown = min(room, len(positions))
+        self.listed[kind] = self.listed.get(kind, 0) + shown
+        self.unlisted[kind] = self.unlisted.get(kind, 0) + len(positions) - shown
 
     def header(self, column: str | None, expected: str) -> None:
         self.found.append(Problem(self.where, 1, column, None, expected))
 
     def raise_any(self) -> None:
         if self.found:
-            raise DataError(sorted(self.found, key=lambda p: (p.line or 0, p.column or "")))
+            raise DataError(self.found, self.unlisted)
 
 
 def bridge_instruments(table, where: str, config: Config):

@@ -288,7 +288,7 @@ def check_rows_of(table: RawTable, location: Location, config: Config) -> pd.Dat
     try:
         return check_table(table, location.label, config)
     except DataError as exc:
-        raise DataError(_with_keys(exc.problems, table, config)) from None
+        raise DataError(_with_keys(exc.problems, table, config), exc.unlisted) from None
 
 
 def _check_header(table: RawTable, location: Location, config: Config) -> None:
@@ -298,7 +298,8 @@ def _check_header(table: RawTable, location: Location, config: Config) -> None:
         bridged = bridge_instruments(empty, location.label, config)
         map_columns(bridged.frame.columns, location.label, config)
     except DataError as exc:
-        raise DataError([dataclasses.replace(p, line=None) for p in exc.problems]) from None
+        raise DataError([dataclasses.replace(p, line=None) for p in exc.problems],
+                        exc.unlisted) from None
 
 
 def _with_keys(problems: list[Problem], table: RawTable, config: Config) -> list[Problem]:

@@ -21,11 +21,17 @@ import pandas as pd
 
 from workbook.data import columns as C
 from workbook.data.config import Config
-from workbook.data.errors import ConflictError, InputFileError
+from workbook.data.errors import (
+    ConflictError,
+    DiskFullError,
+    InputFileError,
+    OutputError,
+    WorkbookError,
+)
 from workbook.data.ingest import load_ratings
 from workbook.data.sources.database import is_driver_error, open_engine
 from workbook.data.sources.mapping import describe_mapping
-from workbook.data.sources.urls import Location, parse_location
+from workbook.data.sources.urls import Location, parse_location, sqlite_path
 
 CHUNK = 500  # client IDs per look-up query
 SESSION_FIELDS = ("therapist_id", "attendance")
@@ -73,6 +79,7 @@ def import_ratings(source: str | Path, into: str, config: Config | None = None) 
     ratings = load_ratings(source, config)
     location = parse_location(into, table_required=True)
     records = _records(ratings)
+    new_file = _new_sqlite_file(location)
     engine = open_engine(location, create=True)
     try:
         with engine.begin() as conn:
@@ -81,16 +88,51 @@ def import_ratings(source: str | Path, into: str, config: Config | None = None) 
             new, unchanged = _compare(records, stored, source, location)
             _insert(conn, table, new, location)
             _log(conn, location, table, source, ratings, config, len(new), unchanged)
-    except Exception as exc:  # a driver's error mid-transaction: rolled back, nothing written
+    except BaseException as exc:  # a driver's error mid-transaction: rolled back, nothing written
+        engine.dispose()
+        if new_file is not None:  # a store this import made is removed again
+            _remove(new_file, new_file.with_name(new_file.name + "-journal"))
         if not is_driver_error(exc):
             raise
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise InputFileError(f"{location.label}: the import was rolled back, nothing was "
-                             f"written ({reason})") from None
+        raise store_error(exc, location) from None
     finally:
         engine.dispose()
     result.added, result.unchanged = len(new), unchanged
     return result
+
+
+def _new_sqlite_file(location: Location) -> Path | None:
+    """The SQLite file this import will make, if it does not exist yet."""
+    path = sqlite_path(location) if location.dialect == "sqlite" else None
+    return path if path is not None and not path.exists() else None
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        try:
+            if path.exists():
+                path.unlink()
+        except OSError:
+            pass
+
+
+def store_error(exc: BaseException, location: Location) -> WorkbookError:
+    """The package's error for a driver's error while writing the store: no space left
+    (DiskFullError, exit 10), a store that cannot be written (OutputError, exit 11), or any
+    other (InputFileError, exit 5); in each the import was rolled back."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    reason = lines[0] if lines else type(orig).__name__
+    name = str(getattr(orig, "sqlite_errorname", "") or "")
+    state = str(getattr(orig, "sqlstate", "") or "")
+    done = f"the import was rolled back, nothing was written ({reason})"
+    if name == "SQLITE_FULL" or state in ("53100", "53400"):  # disk full; quota
+        return DiskFullError(f"{location.label}: no space left for the store; {done}. Free "
+                             "some space and import again")
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")) or \
+            state == "25006":  # a read-only transaction
+        return OutputError(f"{location.label}: the store cannot be written; {done}")
+    return InputFileError(f"{location.label}: {done}")
 
 
 def _records(ratings: pd.DataFrame) -> pd.DataFrame:
