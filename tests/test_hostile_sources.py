@@ -154,3 +154,27 @@ def test_import_into_a_read_only_store_exits_11(read_only, capsys):
     err = capsys.readouterr().err
     assert "the store cannot be written; the import was rolled back" in err
     assert "internal error" not in err and _new_files(read_only) == []
+
+
+# --- 2. Excel error cells and formulas with no value in an instrument export -----------------
+
+def test_excel_error_cells_in_an_instrument_export_are_refused_by_cell(tmp_path):
+    """Item and total columns are replaced by the signs they feed: their error cells must be
+    reported by the export's mapping, or a row of error cells would become a blank rating."""
+    openpyxl = pytest.importorskip("openpyxl")
+    path = tmp_path / "srs.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Export"
+    sheet.append(["client_id", "therapist_id", "session_date", "SRS1", "SRS2", "SRS3", "SRS4",
+                  "Total_SRS"])
+    sheet.append(["C1", "T1", "2026-01-05", 9, 8, 9, 9, 35])
+    sheet.append(["C2", "T1", "2026-01-05", "=1/0", "=1/0", "=1/0", "=1/0", "=SUM(D3:G3)"])
+    book.save(path)
+    with pytest.raises(DataError) as info:
+        load_ratings(path)
+    text = str(info.value)
+    assert info.value.count == 5
+    for cell in ("D3", "E3", "F3", "G3", "H3"):
+        assert f"sheet 'Export', cell {cell}, row 3" in text
+    assert "with no stored result" in text and "\ufdd0" not in text

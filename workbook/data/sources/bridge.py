@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from workbook.data.cells import MARKS
 from workbook.data.config import Config
 from workbook.data.errors import LISTED_PER_KIND, DataError, Problem
 from workbook.data.signs import SIGN_KEYS
@@ -30,6 +31,7 @@ from workbook.data.sources.instruments import (
     normalise,
 )
 from workbook.data.sources.mapping import convert
+from workbook.data.validate import MARK, REPORTED
 
 LONG_COLUMNS = ("instrument", "item", "score")
 CONTRACT_TOTALS = ("srs", "ors")
@@ -62,27 +64,42 @@ class _Problems:
     where: str
     unit: str
     found: list[Problem] = field(default_factory=list)
+    sheet: str | None = None
+    letters: dict[str, str] = field(default_factory=dict)
     listed: dict[str, int] = field(default_factory=dict)
     unlisted: dict[str, int] = field(default_factory=dict)
 
     def flag(self, rows: np.ndarray, lines: np.ndarray, column: str | None, values,
              expected) -> None:
         """A problem for each marked row, listed by line up to LISTED_PER_KIND of its kind and
-        counted beyond; `values` and `expected` may be callables of the row position."""
+        counted beyond; `values` and `expected` may be callables of the row position. A cell
+        the reader marked (an Excel error, a formula with no stored result, a list) is reported
+        as what it is, with its sheet and cell."""
         positions = np.flatnonzero(rows)
         if not len(positions):
             return
-        kind = f"column '{column}'" + (f": {expected}" if isinstance(expected, str) else "")
         positions = positions[np.argsort(np.asarray(lines)[positions], kind="stable")]
-        room = max(0, LISTED_PER_KIND - self.listed.get(kind, 0))
-        for pos in positions[:room]:
-            value = values(pos) if callable(values) else values
+        value_of = values if callable(values) else (lambda pos: values)
+        marked = np.array([_is_mark(value_of(pos)) for pos in positions], dtype=bool)
+        for pos in positions[marked]:
+            kind, content = str(value_of(pos))[1:].split(MARK, 1)
+            group, found = MARKS[kind]
+            self.add(group, int(lines[pos]), column, None, found.format(content))
+        kind = f"column '{column}'" + (f": {expected}" if isinstance(expected, str) else "")
+        for pos in positions[~marked]:
             text = expected(pos) if callable(expected) else expected
-            self.found.append(Problem(self.where, int(lines[pos]), column, value, text,
-                                      self.unit, kind=kind))
-        shown = min(room, len(positions))
-        self.listed[kind] = self.listed.get(kind, 0) + shown
-        self.unlisted[kind] = self.unlisted.get(kind, 0) + len(positions) - shown
+            self.add(kind, int(lines[pos]), column, value_of(pos), text)
+
+    def add(self, kind: str, line: int, column: str | None, value, expected: str) -> None:
+        """One problem, listed when fewer than LISTED_PER_KIND of its kind are, else counted."""
+        if self.listed.get(kind, 0) >= LISTED_PER_KIND:
+            self.unlisted[kind] = self.unlisted.get(kind, 0) + 1
+            return
+        self.listed[kind] = self.listed.get(kind, 0) + 1
+        letter = self.letters.get(column or "")
+        self.found.append(Problem(self.where, line, column, value, expected, self.unit,
+                                  kind=kind, sheet=self.sheet,
+                                  cell=f"{letter}{line}" if letter else None))
 
     def header(self, column: str | None, expected: str) -> None:
         self.found.append(Problem(self.where, 1, column, None, expected))
@@ -90,6 +107,10 @@ class _Problems:
     def raise_any(self) -> None:
         if self.found:
             raise DataError(self.found, self.unlisted)
+
+
+def _is_mark(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(MARK) and value != REPORTED
 
 
 def bridge_instruments(table, where: str, config: Config):
@@ -101,7 +122,9 @@ def bridge_instruments(table, where: str, config: Config):
     if all(name in heads for name in LONG_COLUMNS):
         table, cell_lines = _widen(table, heads, where)
         heads = _contract_names(table.frame.columns, config)
-    problems = _Problems(where, table.unit)
+    letters = dict(zip(map(str, table.frame.columns), getattr(table, "letters", ()),
+                       strict=False))
+    problems = _Problems(where, table.unit, sheet=getattr(table, "sheet", None), letters=letters)
     found = _find_columns(table.frame.columns, heads, problems)
     if not found:
         return table
@@ -302,7 +325,9 @@ def _widen(table, heads: list[str], where: str):
     """A long export (one row per item) as one row per client, date and rater, each item in
     its own column; each item cell keeps the line it came from."""
     frame, lines = table.frame, table.lines
-    problems = _Problems(where, table.unit)
+    letters = dict(zip(map(str, table.frame.columns), getattr(table, "letters", ()),
+                       strict=False))
+    problems = _Problems(where, table.unit, sheet=getattr(table, "sheet", None), letters=letters)
     text = {i: _text(frame.iloc[:, i]) for i in range(frame.shape[1])}
     nonblank = np.zeros(len(frame), dtype=bool)
     for codes, uniq in text.values():
