@@ -29,10 +29,10 @@ EXIT_CODES = """exit codes:
   5  an input file was not found or cannot be opened
   6  a bad parameter value
   7  one or more reports failed (the others were written)
-  8  a notebook failed for an unforeseen reason (its executed copy is kept)
+  8  a notebook failed for an unforeseen reason (a partly executed copy is kept if any)
   9  records conflict with those already in the store (nothing was written)
- 10  no space left on the disk for the output (nothing half-written is kept)
- 11  an output folder or file cannot be written (a file, read-only, no permission)
+ 10  no space left on the disk for the output or store (nothing half-written is kept)
+ 11  an output folder, file or store cannot be written (read-only, no permission)
  70  an internal error (please report it)
 130  interrupted (Ctrl-C)
 141  the output was closed early (e.g. piped into head)

@@ -130,7 +130,7 @@ def store_error(exc: BaseException, location: Location) -> WorkbookError:
         return DiskFullError(f"{location.label}: no space left for the store; {done}. Free "
                              "some space and import again")
     if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")) or \
-            state == "25006":  # a read-only transaction
+            state in ("25006", "42501"):  # a read-only transaction; no privilege
         return OutputError(f"{location.label}: the store cannot be written; {done}")
     return InputFileError(f"{location.label}: {done}")
 
