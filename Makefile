@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check workbook tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # Refresh the lock: the newest versions pyproject.toml's ranges allow, for CPython 3.11 on
 # Linux x86_64 (what CI runs), then environment.yml from it. Review the diff, run `make test`.
@@ -43,7 +43,7 @@ test-latest:
 	$(LATEST)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	$(LATEST)/bin/python .ci/lock_env.py --drift $(LOCK)
 	$(LATEST)/bin/ruff check workbook tests benchmarks
-	WORKBOOK_TEST_LATEST=1 $(LATEST)/bin/python -m pytest -q
+	WORKBOOK_TEST_LATEST=1 $(LATEST)/bin/python -m pytest -q -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV) $(LATEST) .pytest_cache
