@@ -59,6 +59,27 @@ def _open_path(folder: Path, owner: pwd.struct_passwd | None) -> None:
     os.chown(folder, owner.pw_uid, owner.pw_gid)
 
 
+def _start(bindir: Path, folder: Path, run_as: dict) -> int:
+    """Start the server on a free port (a new one if another process took it first); the
+    server's log is in the error when it cannot start."""
+    for _attempt in range(3):
+        port = _free_port()
+        options = (f"-c listen_addresses=127.0.0.1 -c port={port} "
+                   f"-c unix_socket_directories={folder}"
+                   " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        started = subprocess.run(
+            [str(bindir / "pg_ctl"), "-D", str(folder / "data"), "-o", options, "-w", "-t", "180",
+             "-l", str(folder / "server.log"), "start"],
+            capture_output=True, text=True, cwd=folder, **run_as)
+        if started.returncode == 0:
+            return port
+        log_file = folder / "server.log"
+        log = log_file.read_text(errors="replace") if log_file.exists() else ""
+        if "could not bind" not in log and "already in use" not in log:
+            break
+    raise RuntimeError(f"PostgreSQL did not start: {started.stderr.strip()}\n{log[-2000:]}")
+
+
 @contextmanager
 def running_cluster(folder: Path) -> Iterator[str]:
     """Start a new cluster in `folder`; yield its SQLAlchemy URL; stop it afterwards."""
@@ -74,15 +95,11 @@ def running_cluster(folder: Path) -> Iterator[str]:
     pwfile.write_text(password + "\n")
     if owner:
         os.chown(pwfile, owner.pw_uid, owner.pw_gid)
-    data, port = folder / "data", _free_port()
+    data = folder / "data"
     subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", USER, "-E", "UTF8",
                     "--locale=C", "--auth=scram-sha-256", f"--pwfile={pwfile}"],
                    check=True, capture_output=True, cwd=folder, **run_as)
-    options = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={folder}"
-               " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-    subprocess.run([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-t", "60",
-                    "-l", str(folder / "server.log"), "start"],
-                   check=True, capture_output=True, cwd=folder, **run_as)
+    port = _start(bindir, folder, run_as)
     try:
         yield f"postgresql+psycopg://{USER}:{password}@127.0.0.1:{port}/postgres"
     finally:

@@ -321,3 +321,25 @@ def test_a_clean_sqlite_table_is_read_as_arrow_columns(tmp_path):
                                     ["id", "a", "b", "c"], table)
     assert database._fetch_arrow(path, "DELETE FROM t RETURNING *") is None  # read-only
     assert len(sqlite3.connect(path).execute("SELECT * FROM t").fetchall()) == 3
+
+
+def test_the_test_cluster_moves_to_another_port_when_its_first_is_taken(postgres, tmp_path,
+                                                                        monkeypatch):
+    """Another process may take the free port between its choice and the server's start (the
+    suite runs test files in parallel): the cluster then starts on a new port."""
+    import socket
+
+    import pgserver
+    from sqlalchemy import create_engine, text
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1], pgserver._free_port()])
+    monkeypatch.setattr(pgserver, "_free_port", lambda: next(ports))
+    with taken, running_cluster(tmp_path / "pg") as url:
+        assert f":{taken.getsockname()[1]}/" not in url
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        engine.dispose()
