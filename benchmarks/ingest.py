@@ -187,11 +187,10 @@ def _postgresql(path: Path, repeats: int, target: float) -> bool:
     if find_bindir() is None:
         print("postgresql: no server binaries (apt-get install postgresql); not timed")
         return False
-    with tempfile.TemporaryDirectory(prefix="workbook-pg-") as tmp:
-        with running_cluster(Path(tmp) / "cluster") as url:
-            url += "?table=ratings"
-            print(f"postgresql: store filled in {fill_store(url, path):.1f} s (setup, not timed)")
-            return run("postgresql", url, path, repeats, target)
+    with running_cluster() as url:
+        url += "?table=ratings"
+        print(f"postgresql: store filled in {fill_store(url, path):.1f} s (setup, not timed)")
+        return run("postgresql", url, path, repeats, target)
 
 
 if __name__ == "__main__":

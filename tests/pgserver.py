@@ -13,6 +13,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,12 +82,26 @@ def _start(bindir: Path, folder: Path, run_as: dict) -> int:
 
 
 @contextmanager
-def running_cluster(folder: Path) -> Iterator[str]:
-    """Start a new cluster in `folder`; yield its SQLAlchemy URL; stop it afterwards."""
+def running_cluster() -> Iterator[str]:
+    """Start a new cluster in a folder of its own; yield its SQLAlchemy URL; stop it and
+    remove the folder afterwards.
+
+    The folder sits directly in the system's temporary folder, not under pytest's: as root the
+    server runs as another user, who must be able to reach it, and pytest takes the others'
+    access off its own folders whenever a process of the suite (one per core) starts."""
     bindir = find_bindir()
     if bindir is None:
         raise FileNotFoundError("no PostgreSQL server binaries (apt-get install postgresql)")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="workbook-pg-"))
+    try:
+        with _cluster_in(bindir, folder) as url:
+            yield url
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _cluster_in(bindir: Path, folder: Path) -> Iterator[str]:
     owner = _owner()
     _open_path(folder, owner)
     run_as = {"user": owner.pw_uid, "group": owner.pw_gid} if owner else {}

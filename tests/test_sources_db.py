@@ -30,14 +30,14 @@ _names = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
+def postgres():
     """The URL of a PostgreSQL server started for this module."""
     if find_bindir() is None:
         message = "PostgreSQL server binaries not found (apt-get install postgresql)"
         if os.environ.get("WORKBOOK_REQUIRE_POSTGRES") == "1":
             pytest.fail(message + "; WORKBOOK_REQUIRE_POSTGRES=1 requires them")
         pytest.skip(message)
-    with running_cluster(tmp_path_factory.mktemp("pg")) as url:
+    with running_cluster() as url:
         yield url
 
 
@@ -323,8 +323,7 @@ def test_a_clean_sqlite_table_is_read_as_arrow_columns(tmp_path):
     assert len(sqlite3.connect(path).execute("SELECT * FROM t").fetchall()) == 3
 
 
-def test_the_test_cluster_moves_to_another_port_when_its_first_is_taken(postgres, tmp_path,
-                                                                        monkeypatch):
+def test_the_test_cluster_moves_to_another_port_when_its_first_is_taken(postgres, monkeypatch):
     """Another process may take the free port between its choice and the server's start (the
     suite runs test files in parallel): the cluster then starts on a new port."""
     import socket
@@ -337,7 +336,7 @@ def test_the_test_cluster_moves_to_another_port_when_its_first_is_taken(postgres
     taken.listen()
     ports = iter([taken.getsockname()[1], pgserver._free_port()])
     monkeypatch.setattr(pgserver, "_free_port", lambda: next(ports))
-    with taken, running_cluster(tmp_path / "pg") as url:
+    with taken, running_cluster() as url:
         assert f":{taken.getsockname()[1]}/" not in url
         engine = create_engine(url)
         with engine.connect() as conn:
