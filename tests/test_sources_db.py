@@ -342,3 +342,14 @@ def test_the_test_cluster_moves_to_another_port_when_its_first_is_taken(postgres
         with engine.connect() as conn:
             assert conn.execute(text("SELECT 1")).scalar() == 1
         engine.dispose()
+
+
+def test_the_notebooks_data_parameter_never_holds_the_password(monkeypatch):
+    """The URL the notebooks get (and keep in the executed notebook) has no password; the
+    kernel gets it as PGPASSWORD."""
+    from workbook.runs.cli import _source_text
+
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    text = _source_text("postgresql+psycopg://clinic:s3cret@127.0.0.1:5432/db?table=ratings")
+    assert "s3cret" not in text and os.environ["PGPASSWORD"] == "s3cret"
+    assert text == "postgresql+psycopg://clinic@127.0.0.1:5432/db?table=ratings"

@@ -332,13 +332,16 @@ def _source_text(source: str | Path) -> str:
     never holds it)."""
     if isinstance(source, Path):
         return str(source.resolve())
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import URL, make_url
 
     url = make_url(source)
     if url.password is None or url.get_backend_name() != "postgresql":
         return source
     os.environ["PGPASSWORD"] = str(url.password)
-    return url.set(password=None).render_as_string(hide_password=False)
+    # URL.set(password=None) keeps the password (None there means "unchanged")
+    bare = URL.create(url.drivername, username=url.username, host=url.host, port=url.port,
+                      database=url.database, query=url.query)
+    return bare.render_as_string(hide_password=False)
 
 
 def _positive(text: str) -> int:
