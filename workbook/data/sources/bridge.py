@@ -200,13 +200,7 @@ def _check_header(found: dict[str, _Found], heads: list[str], config: Config,
 
 def _parse(values: pd.Series, lo: float, hi: float, whole: bool) -> _Numbers:
     """Numbers on [lo, hi] (whole numbers only when `whole`); decimal commas read as points."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes, cats = values.cat.codes.to_numpy(), list(values.cat.categories)
-    else:
-        codes, cats = pd.factorize(values)
-        cats = list(cats)
-    uniq = np.array([str(v).strip() for v in cats] + [""], dtype=object)
-    codes = np.where(codes < 0, len(cats), codes)
+    codes, uniq = _text(values)
     text = pd.Series(uniq, dtype=object).str.replace(",", ".", regex=False)
     nums = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
     blank = uniq == ""
