@@ -261,3 +261,21 @@ def test_typst_error_is_a_report_error(monkeypatch):
     monkeypatch.setattr(typeset, "_stylesheet", lambda: b"#let x = (")
     with pytest.raises(ReportError, match="Typst PDF engine"):
         html_to_pdf(PAGE.replace("{svg}", ""))
+
+
+def test_the_engine_is_part_of_a_batch_reports_inputs(example):
+    from workbook.runs.batch import _describe_inputs, _inputs_key
+
+    keys = {engine: _inputs_key(example.provenance, None, "October 2026", None, engine)
+            for engine in ENGINES}
+    assert keys["typst"] != keys["weasyprint"]
+    assert _describe_inputs(example.provenance, None, "October 2026",
+                            "weasyprint")["pdf_engine"].startswith("WeasyPrint ")
+
+
+def test_a_suppressed_cell_has_one_class_attribute_naming_the_mark(printed):
+    html, _ = printed["clinic", "typst"]
+    cells = re.findall(r"<td\b[^>]*>&lt;\d+</td>", html)
+    assert cells, "the example clinic report hides no figure"
+    for cell in cells:
+        assert cell.count("class=") == 1 and 'class="num suppressed"' in cell, cell

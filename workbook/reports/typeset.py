@@ -42,6 +42,7 @@ VOID = frozenset("area base br col embed hr img input link meta source track wbr
 SKIP = frozenset(("head", "style", "script", "template", "title", "noscript"))
 PAGE_WIDTH_PT = 504.0  # A4 less 16 mm margins each side, in points (print.typ's margins)
 CHAR_PT, CELL_CHARS = 5.6, 1.6  # a DejaVu Sans character at 9.5 pt; a cell's padding
+LONG_TABLE = 14  # body rows: a longer table may break across pages (its header repeated)
 _COLOUR = re.compile(r"background(?:-color)?\s*:\s*(#[0-9a-fA-F]{3,8})\b")
 _SVG = re.compile(r"<svg\b[^>]*>.*?</svg>", re.S | re.I)
 _SPACE = re.compile(r"\s+")
@@ -113,7 +114,7 @@ def read_tree(html: str, refuse: Callable[[str], object]) -> dict:
     running: dict[str, str] = {}
     _take_running(root, running)
     _tidy(root)
-    _measure_tables(root)
+    _measure_tables(root, nowrap_first="brief" in walker.body_class.split())
     return {"title": walker.title.strip(), "lang": walker.lang, "body": walker.body_class,
             "running": running, "children": root["children"]}
 
@@ -283,15 +284,19 @@ def _take_running(node: dict, running: dict[str, str]) -> None:
         node["children"] = kept
 
 
-def _measure_tables(node: dict) -> None:
-    """Give each table its column weights: a column is as wide, relative to the others, as its
-    longest cell (capped) or its header's longest word, whichever is more."""
+def _measure_tables(node: dict, nowrap_first: bool = False) -> None:
+    """Give each table its column widths (see _column_weights). `nowrap_first`: the first
+    column's cells are not wrapped (print.css's `.brief td:first-child`)."""
     for kid in node.get("children", ()):
         if not isinstance(kid, dict):
             continue
         if kid["tag"] == "table":
-            kid["weights"] = _column_weights(kid)
-        _measure_tables(kid)
+            kid["weights"] = _column_weights(kid, nowrap_first)
+            kid["long"] = sum(not head for head, _ in _rows(kid)) > LONG_TABLE
+            continue
+        _measure_tables(kid, nowrap_first)
+        if any(isinstance(k, dict) and k.get("long") for k in kid.get("children", ())):
+            kid["long"] = True  # holds a long table: print.typ lets it break
 
 
 def _rows(table: dict) -> list[tuple[bool, list[dict]]]:
@@ -313,7 +318,7 @@ def _rows(table: dict) -> list[tuple[bool, list[dict]]]:
     return found
 
 
-def _column_weights(table: dict) -> list[float]:
+def _column_weights(table: dict, nowrap_first: bool = False) -> list[float]:
     """Column widths in characters, as a browser's automatic table layout would give them:
     each column at least its longest word (bold in the header), and, when the whole lines do
     not fit the page, the room left shared in proportion to what each column wants more."""
@@ -325,8 +330,10 @@ def _column_weights(table: dict) -> list[float]:
         for i, cell in enumerate(cells):
             text = " ".join(_text_of(cell).split())
             words = [len(word) for word in text.split()] or [0]
-            least[i] = max(least[i], max(words) * bold)
-            most[i] = max(most[i], len(text) * bold)
+            whole = len(text) * bold
+            least[i] = max(least[i], whole if nowrap_first and i == 0 and not head
+                           else max(words) * bold)
+            most[i] = max(most[i], whole)
     room = PAGE_WIDTH_PT / CHAR_PT - CELL_CHARS * columns
     if sum(most) <= room:
         return [round(w, 2) for w in most]
