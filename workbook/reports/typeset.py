@@ -161,6 +161,8 @@ class _Walker(HTMLParser):
         if tag == "img":
             return _image(attrs, self.refuse)
         node = {"tag": tag, "class": cls, "children": []}
+        if tag == "ul" and any(open_["tag"] == "li" for open_ in self.stack):
+            node["nested"] = True  # a list inside a list item: circles, as browsers draw it
         colour = _COLOUR.search(attrs.get("style", ""))
         if colour:
             node["fill"] = colour.group(1)
