@@ -279,3 +279,25 @@ def test_a_suppressed_cell_has_one_class_attribute_naming_the_mark(printed):
     assert cells, "the example clinic report hides no figure"
     for cell in cells:
         assert cell.count("class=") == 1 and 'class="num suppressed"' in cell, cell
+
+
+HOSTILE = ['#import "@preview/cetz:0.3.0": *', '$x^2$ and *not bold* _nor_ `code`',
+           '#sys.inputs.report', '] ) } #{ panic("x") }', 'back\\slash "quoted" <label> @ref',
+           '// not a comment', '= not a heading', '- not a list', 'C0001 & <11 · “≥” −0.2']
+
+
+def test_text_that_looks_like_typst_is_printed_as_text_never_run():
+    """Every word reaches Typst as a string in a JSON tree, never as markup or code: text
+    an attacker or a typo could put in a clinic name, a code or a note prints as itself."""
+    from html import escape
+
+    cells = "".join(f"<tr><td>{escape(t)}</td></tr>" for t in HOSTILE)
+    page = ('<!DOCTYPE html><html lang="en"><head><title>x</title>'
+            '<meta name="workbook-pdf-engine" content="typst"></head><body>'
+            f'<h1>{escape(HOSTILE[0])}</h1><p>{escape(" ".join(HOSTILE))}</p>'
+            f'<table><thead><tr><th>Text</th></tr></thead><tbody>{cells}</tbody></table>'
+            '</body></html>')
+    pdf = html_to_pdf(page)
+    text = squash("".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages))
+    body, _ = body_text(page)
+    assert text == body + "Page1of1"  # the footer's page number
