@@ -41,7 +41,7 @@ BLOCK = frozenset("address article aside blockquote div dl dd dt figure footer f
 VOID = frozenset("area base br col embed hr img input link meta source track wbr".split())
 SKIP = frozenset(("head", "style", "script", "template", "title", "noscript"))
 PAGE_WIDTH_PT = 504.0  # A4 less 16 mm margins each side, in points (print.typ's margins)
-CHAR_PT, CELL_CHARS = 5.6, 1.6  # a DejaVu Sans character at 9.5 pt; a cell's padding
+CHAR_PT, CELL_CHARS = 5.8, 1.5  # a DejaVu Sans character at 9.5 pt; a cell's padding
 LONG_TABLE = 14  # body rows: a longer table may break across pages (its header repeated)
 _COLOUR = re.compile(r"background(?:-color)?\s*:\s*(#[0-9a-fA-F]{3,8})\b")
 _SVG = re.compile(r"<svg\b[^>]*>.*?</svg>", re.S | re.I)
@@ -115,6 +115,7 @@ def read_tree(html: str, refuse: Callable[[str], object]) -> dict:
     _take_running(root, running)
     _tidy(root)
     _measure_tables(root, nowrap_first="brief" in walker.body_class.split())
+    _stick_intros(root)
     return {"title": walker.title.strip(), "lang": walker.lang, "body": walker.body_class,
             "running": running, "children": root["children"]}
 
@@ -328,7 +329,7 @@ def _column_weights(table: dict, nowrap_first: bool = False) -> list[float]:
     columns = max((len(cells) for _, cells in rows), default=0)
     least, most = [1.0] * columns, [1.0] * columns
     for head, cells in rows:
-        bold = 1.12 if head else 1.0
+        bold = 1.2 if head else 1.0
         for i, cell in enumerate(cells):
             text = " ".join(_text_of(cell).split())
             words = [len(word) for word in text.split()] or [0]
@@ -338,10 +339,11 @@ def _column_weights(table: dict, nowrap_first: bool = False) -> list[float]:
             most[i] = max(most[i], whole)
     room = PAGE_WIDTH_PT / CHAR_PT - CELL_CHARS * columns
     if sum(most) <= room:
-        return [round(w, 2) for w in most]
+        return [round(w + CELL_CHARS, 2) for w in most]
     spare, wants = max(room - sum(least), 0.0), [m - n for m, n in zip(most, least, strict=True)]
     total = sum(wants) or 1.0
-    return [round(n + spare * w / total, 2) for n, w in zip(least, wants, strict=True)]
+    return [round(n + spare * w / total + CELL_CHARS, 2)
+            for n, w in zip(least, wants, strict=True)]
 
 
 def warm_up() -> None:
@@ -349,3 +351,14 @@ def warm_up() -> None:
     _compiler()
     _stylesheet()
     typst_version()
+
+
+def _stick_intros(node: dict) -> None:
+    """A paragraph just before a table that may not break stays on the table's page (with the
+    heading above it, which print.typ keeps with what follows)."""
+    kids = [k for k in node.get("children", ()) if isinstance(k, dict)]
+    for i, kid in enumerate(kids):
+        after = kids[i + 1] if i + 1 < len(kids) else None
+        if kid["tag"] == "p" and after and after["tag"] == "table" and not after.get("long"):
+            kid["sticky"] = True
+        _stick_intros(kid)
