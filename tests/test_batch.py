@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -122,6 +124,8 @@ def test_manifest_lists_every_file_with_its_sha256_and_the_inputs(month):
     assert manifest["config"] == {"name": "built-in defaults", "sha256": None}
     assert manifest["workbook_version"] == workbook.__version__
     assert manifest["month"] == "October 2026"
+    assert re.fullmatch(r"Typst \d+\.\d+\.\d+ \(typst \S+\)", manifest["pdf_engine"])
+    assert manifest["rendering_stack"]["typst"] == version("typst")
     assert manifest["failures"] == {} and manifest["skipped"] == []
 
 

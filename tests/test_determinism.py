@@ -47,6 +47,8 @@ RENDER = textwrap.dedent("""
 
         weasyprint.pdf.fonts.harfbuzz_subset = None
     settings = load_config(config)
+    if sys.argv[6] != "default":
+        settings = settings.model_copy(update={"pdf_engine": sys.argv[6]})
     ratings = load_ratings(data, settings)
     analysis = analyse(ratings, settings, parse_month("2026-10"))
     provenance = describe_source(data, config)
@@ -71,7 +73,7 @@ def _run(command: list[str], cwd: Path, tz: str) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def _render_twice(factory, kinds: str, subsetter: str) -> list[Path]:
+def _render_twice(factory, kinds: str, subsetter: str, engine: str = "default") -> list[Path]:
     """Render `kinds` ("therapist:T01,clinic:") in two processes >1 s apart, in other working
     folders and time zones; return the two output folders."""
     outs = []
@@ -80,7 +82,7 @@ def _render_twice(factory, kinds: str, subsetter: str) -> list[Path]:
             time.sleep(1.5)
         cwd, out = factory.mktemp(f"cwd{i}"), factory.mktemp(f"out{i}")
         _run([sys.executable, "-c", RENDER, str(EXAMPLE_DATA), str(EXAMPLE_CONFIG), str(out),
-              kinds, subsetter], cwd, tz)
+              kinds, subsetter, engine], cwd, tz)
         outs.append(out)
     return outs
 
@@ -93,8 +95,11 @@ def two_renders(tmp_path_factory):
 
 def test_pdf_is_identical_when_fonttools_subsets_the_fonts(tmp_path_factory):
     """Without HarfBuzz's subsetter (libharfbuzz-subset0 is not on every machine), WeasyPrint
-    subsets fonts with fontTools, which stamps each subset with the current second."""
-    first, second = _render_twice(tmp_path_factory, "supervision:T03", "fonttools")
+    subsets fonts with fontTools, which stamps each subset with the current second. (The
+    WeasyPrint engine; Typst subsets fonts itself, deterministically.)"""
+    first, second = _render_twice(tmp_path_factory, "supervision:T03", "fonttools", "weasyprint")
+    producer = pypdf.PdfReader(first / "supervision.pdf").metadata["/Producer"]
+    assert producer.startswith("WeasyPrint"), producer
     assert (first / "supervision.pdf").read_bytes() == (second / "supervision.pdf").read_bytes()
 
 
@@ -146,6 +151,12 @@ def _xmp(reader: pypdf.PdfReader) -> str:
     return reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode("utf-8")
 
 
+def _declares(xmp: str, name: str, value: str) -> bool:
+    """Whether the XMP sets `name` to `value`, as an attribute (WeasyPrint writes
+    pdfaid:part="3") or as an element (Typst writes <pdfaid:part>3</pdfaid:part>)."""
+    return bool(re.search(rf'{name}="{value}"|<{name}>{value}</{name}>', xmp))
+
+
 def _structure_tags(reader: pypdf.PdfReader) -> list[tuple[str, str | None]]:
     """(structure type, alt text) of every element of the PDF's structure tree."""
     found, todo = [], [reader.trailer["/Root"]["/StructTreeRoot"].get_object()]
@@ -167,7 +178,7 @@ def _structure_tags(reader: pypdf.PdfReader) -> list[tuple[str, str | None]]:
 def test_pdfs_are_archival_tagged_and_hold_real_text(two_renders, kind, therapist):
     reader = pypdf.PdfReader(io.BytesIO((two_renders[0] / f"{kind}.pdf").read_bytes()))
     xmp = _xmp(reader)
-    assert re.search(r'pdfaid:part="3"', xmp) and re.search(r'pdfaid:conformance="B"', xmp)
+    assert _declares(xmp, "pdfaid:part", "3") and _declares(xmp, "pdfaid:conformance", "B")
     root = reader.trailer["/Root"]
     assert root["/MarkInfo"]["/Marked"] in (True, "true", pypdf.generic.BooleanObject(True))
     assert str(root["/Lang"]) == "en"
@@ -199,5 +210,5 @@ def test_pdf_variant_from_the_config_reaches_the_pdf(example, render):
     html = render("supervision", cut, example.provenance, therapist_id="T03").html
     reader = pypdf.PdfReader(io.BytesIO(html_to_pdf(html)))
     xmp = _xmp(reader)
-    assert 'pdfuaid:part="1"' in xmp and "pdfaid" not in xmp
+    assert _declares(xmp, "pdfuaid:part", "1") and "pdfaid:" not in xmp
     assert "/StructTreeRoot" in reader.trailer["/Root"]

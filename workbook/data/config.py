@@ -113,6 +113,9 @@ class Config(_Strict):
     template_dir: Path | None = Field(None, description="folder of templates to brand reports")
     pdf_variant: Literal["pdf/a-3b", "pdf/a-2b", "pdf/ua-1", "none"] = Field(
         "pdf/a-3b", description="PDF standard declared (every variant is tagged)")
+    pdf_engine: Literal["typst", "weasyprint"] = Field(
+        "typst", description="what lays out the PDFs: Typst (fast) or WeasyPrint (reads "
+        "print.css; for a branded template_dir that styles the PDF with its own CSS)")
     instruments: Instruments = Field(Instruments(), description="SRS, ORS, WAI-SR exports")
 
     @field_validator("date_format")

@@ -1,5 +1,10 @@
 """Render reports: Jinja2 HTML (autoescaped, self-contained) and PDF from that same HTML.
 
+Two PDF engines read that HTML: Typst (default; `typeset.py` walks the HTML into a tree that
+`templates/print.typ` lays out) and WeasyPrint (which lays out the HTML with `print.css`). The
+HTML names its engine and PDF variant in its head, so the HTML decides the PDF; a page that
+names no engine (the session card, an older branded base.html) is printed by WeasyPrint.
+
 Templates, the project's and a clinic's own (`template_dir`), run in Jinja2's immutable
 sandbox: they may format and lay out what they are given, never reach Python objects, files
 outside their folders, or change the values they are given. Rendering never touches the
@@ -42,8 +47,10 @@ TITLES = {
 PDF_DATE = "2000-01-01T00:00:00Z"
 FIXED_EPOCH = 946_684_800
 # The packages whose versions decide a report's bytes; every report and manifest names them.
-RENDERING_STACK = ("workbook", "pandas", "altair", "vl-convert-python", "weasyprint",
+RENDERING_STACK = ("workbook", "pandas", "altair", "vl-convert-python", "typst", "weasyprint",
                    "fonttools", "pydyf")
+PDF_ENGINES = ("typst", "weasyprint")
+DEFAULT_PDF_ENGINE = "typst"
 # `pdf_variant` in the config -> WeasyPrint options. PDF/A is archival; every variant is tagged
 # (structure tree, headings, tables, charts as figures with alt text). WeasyPrint declares one
 # standard per file: PDF/A-3b (default) or PDF/A-2b, or PDF/UA-1 instead of PDF/A.
@@ -136,11 +143,22 @@ def _environment(template_dir: str | None) -> jinja2.Environment:
     )
 
 
+def describe_engine(engine: str) -> str:
+    """The PDF engine as a report's About names it: 'Typst 0.15.1 (typst 0.15.2)'."""
+    if engine == "typst":
+        from workbook.reports.typeset import engine_label
+
+        return engine_label()
+    return f"WeasyPrint {version('weasyprint')}"
+
+
 def render_html(kind: str, context: dict, *, provenance: Provenance,
                 template_dir: str | Path | None = None,
-                pdf_variant: str = DEFAULT_PDF_VARIANT) -> str:
+                pdf_variant: str = DEFAULT_PDF_VARIANT,
+                pdf_engine: str = DEFAULT_PDF_ENGINE) -> str:
     """Render one report kind to a self-contained HTML string. The HTML names the PDF
-    variant it is to be printed as (`html_to_pdf` reads it), so the HTML decides the PDF."""
+    variant and engine it is to be printed with (`html_to_pdf` reads them), so the HTML
+    decides the PDF."""
     if kind not in KINDS:
         raise ValueError(f"unknown report kind {kind!r}; expected one of {', '.join(KINDS)}")
     env = _environment(str(template_dir) if template_dir else None)
@@ -157,7 +175,9 @@ def render_html(kind: str, context: dict, *, provenance: Provenance,
         "version": provenance.version,
         "stack": provenance.stack,
         "pdf_variant": pdf_variant,
-        "pdf_label": PDF_LABELS.get(pdf_variant, pdf_variant),
+        "pdf_engine": pdf_engine,
+        "pdf_label": f"{PDF_LABELS.get(pdf_variant, pdf_variant)}, made by "
+                     f"{describe_engine(pdf_engine)}",
         **context,
     }
     try:
@@ -219,11 +239,21 @@ def _data_only_fetcher() -> object:
 
 def html_to_pdf(html: str) -> bytes:
     """Lay out the HTML and return PDF bytes: fixed dates, fonts stamped with a fixed time,
-    the variant the HTML names (see pdf_variant_of), charts tagged as figures with alt text.
+    the variant and engine the HTML names (see pdf_variant_of, pdf_engine_of), charts tagged
+    as figures with alt text.
 
     The same HTML and the same rendering stack give the same bytes, whatever the clock, the time
     zone, the working folder or the environment (SOURCE_DATE_EPOCH is neither needed nor read).
     """
+    if pdf_engine_of(html) == "typst":
+        from workbook.reports.typeset import typeset_pdf
+
+        return typeset_pdf(html, pdf_variant_of(html), _refuse_remote)
+    return _weasyprint_pdf(html)
+
+
+def _weasyprint_pdf(html: str) -> bytes:
+    """html_to_pdf with WeasyPrint, which reads the page's own CSS."""
     from weasyprint import HTML
 
     options = PDF_VARIANTS[pdf_variant_of(html)]
@@ -247,6 +277,18 @@ def pdf_variant_of(html: str) -> str:
     if variant not in PDF_VARIANTS:
         raise ReportError(f"pdf_variant {variant!r}: expected one of {', '.join(PDF_VARIANTS)}")
     return variant
+
+
+_ENGINE_META = re.compile(r'<meta name="workbook-pdf-engine" content="([^"]*)">')
+
+
+def pdf_engine_of(html: str) -> str:
+    """The PDF engine a report's HTML names in its head ('weasyprint' if none)."""
+    match = _ENGINE_META.search(html)
+    engine = match.group(1) if match else "weasyprint"
+    if engine not in PDF_ENGINES:
+        raise ReportError(f"pdf_engine {engine!r}: expected one of {', '.join(PDF_ENGINES)}")
+    return engine
 
 
 _CHART_SVG = re.compile(r'<svg\b[^>]*?\baria-label="([^"]*)"[^>]*>.*?</svg>', re.S)
@@ -311,7 +353,8 @@ def render_report(kind: str, analysis: Analysis, *, provenance: Provenance,
         context = build(cut, therapist_id)
     return render_html(kind, context, provenance=provenance,
                        template_dir=analysis.config.template_dir,
-                       pdf_variant=analysis.config.pdf_variant)
+                       pdf_variant=analysis.config.pdf_variant,
+                       pdf_engine=analysis.config.pdf_engine)
 
 
 def write_report(html: str, stem: str | Path, formats: tuple[str, ...] = ("pdf",)) -> list[Path]:

@@ -20,6 +20,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
@@ -31,7 +32,9 @@ from workbook.data.config import load_config
 from workbook.data.errors import DiskFullError, OutputError, ParameterError, WorkbookError
 from workbook.data.ingest import load_ratings
 from workbook.reports.render import (
+    DEFAULT_PDF_ENGINE,
     Provenance,
+    describe_engine,
     describe_source,
     output_error,
     render_report,
@@ -126,7 +129,8 @@ def render_month(data: str | Path, config: str | Path | None = None, month: str 
     say(note)
     provenance = describe_source(data, config, ratings)
     out = _month_folder(Path(out_dir), period.slug)
-    base_key = _inputs_key(provenance, config, period.label, settings.template_dir)
+    base_key = _inputs_key(provenance, config, period.label, settings.template_dir,
+                           settings.pdf_engine)
     planned = [Job("clinic", None, "clinic", base_key + ":clinic")] if clinic else []
     planned += [Job("therapist", t, f"therapist-{file_part(t)}", f"{base_key}:therapist:{t}")
                 for t in chosen]
@@ -135,10 +139,11 @@ def render_month(data: str | Path, config: str | Path | None = None, month: str 
     todo = [job for job in planned if not _is_current(job, formats, manifest, out)]
     result.skipped = [j.stem for j in planned if j not in todo]
     _set_aside(out, manifest, base_key, todo, formats, result)
-    manifest.update(_describe_inputs(provenance, config, period.label))
+    manifest.update(_describe_inputs(provenance, config, period.label, settings.pdf_engine))
     _write_manifest(out, manifest, result)
     _run_jobs(todo, analysis, ratings, provenance, formats, out, manifest, result,
-              executor=executor or WorkerPool(_workers(jobs, len(todo)), _warm_up),
+              executor=executor or WorkerPool(_workers(jobs, len(todo)),
+                                              partial(_warm_up, settings.pdf_engine)),
               progress=progress)
     _write_manifest(out, manifest, result)
     return result
@@ -168,7 +173,8 @@ def _pick_therapists(analysis: Analysis, wanted: list[str] | None) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def _describe_inputs(provenance: Provenance, config: str | Path | None, month: str) -> dict:
+def _describe_inputs(provenance: Provenance, config: str | Path | None, month: str,
+                     engine: str = DEFAULT_PDF_ENGINE) -> dict:
     return {
         "month": month,
         "workbook_version": provenance.version,
@@ -176,17 +182,19 @@ def _describe_inputs(provenance: Provenance, config: str | Path | None, month: s
         "config": {"name": provenance.config_name,
                    "sha256": sha256_file(config) if config else None},
         "rendering_stack": dict(provenance.stack),
+        "pdf_engine": describe_engine(engine),
     }
 
 
 def _inputs_key(provenance: Provenance, config: str | Path | None, month: str,
-                template_dir: Path | None = None) -> str:
+                template_dir: Path | None = None, engine: str = DEFAULT_PDF_ENGINE) -> str:
     """A digest of everything a report depends on: data, config, code version, the rendering
-    stack's versions, templates (the project's and the config's own `template_dir`, which
-    override them)."""
+    stack's versions, the PDF engine (its default may change with no change to the config),
+    templates (the project's and the config's own `template_dir`, which override them)."""
     digest = hashlib.sha256()
     parts = [provenance.data_sha256, sha256_file(config) if config else "defaults",
-             __version__, month, *(f"{n}={v}" for n, v in provenance.stack)]
+             __version__, month, *(f"{n}={v}" for n, v in provenance.stack),
+             f"pdf_engine={engine}"]
     for folder in (TEMPLATES, template_dir):
         if folder is not None and Path(folder).is_dir():
             for template in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
@@ -341,10 +349,16 @@ def _payload(job: Job, analysis: Analysis, ratings) -> tuple:
     return analysis.select(therapist_id=job.therapist_id), None
 
 
-def _warm_up() -> None:
-    """Worker start-up: exit with the parent; import the heavy modules once."""
+def _warm_up(engine: str = DEFAULT_PDF_ENGINE) -> None:
+    """Worker start-up: exit with the parent; import the heavy modules (only the PDF engine
+    in use: WeasyPrint alone is ~1 s and ~60 MB) once."""
     _exit_with_parent()
-    import weasyprint  # noqa: F401
+    if engine == "typst":
+        from workbook.reports.typeset import warm_up
+
+        warm_up()
+    else:
+        import weasyprint  # noqa: F401
 
     from workbook.reports import context  # noqa: F401
     from workbook.views.svg import register_fonts
