@@ -1,0 +1,202 @@
+"""Run the batch's tasks on a Dask distributed cluster (`workbook monthly --scheduler ADDRESS`).
+
+`DaskExecutor` stands where the local `WorkerPool` does (workbook.runs.pool.Executor): one
+`Outcome` per task as each finishes, closing the iterator cancels the rest, `lost` lists the
+tasks that lost a worker. The cluster is given as many tasks at a time as its workers have
+threads (more as each ends), so a worker holds only what it runs. The workers may be other
+machines that do not share the output folder, so a task returns its files' bytes
+(`returns_bytes`) and the batch writes them here, atomically, and lists them in the manifest as
+it does for the local pool.
+
+When a worker dies holding a task, the scheduler gives the task to another worker; after
+`allowed-failures` deaths (the scheduler's setting; start it with
+DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1 for "tried again once") the task fails with
+KilledWorker, reported as WorkerLost. Before any work, every worker is checked to run the same
+workbook and rendering stack as this process: other versions would make other bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbook.data.errors import ClusterError, ParameterError
+from workbook.runs.pool import Outcome, Task
+
+CONNECT_SECONDS = 20
+
+
+def check_address(name: str, address: str) -> str:
+    """A scheduler address such as tcp://10.0.0.5:8786 (tcp or tls); return it trimmed."""
+    address = str(address).strip()
+    if not re.fullmatch(r"(tcp|tls)://([A-Za-z0-9._\-]+|\[[0-9a-fA-F:]+\])(:\d{1,5})?",
+                        address):
+        raise ParameterError(f"{name} {address!r}: expected a Dask scheduler address such as "
+                           f"tcp://HOST:8786")
+    return address
+
+
+@dataclass
+class DaskExecutor:
+    """Tasks sent to the Dask scheduler at `address`; `initializer` runs once on each worker
+    present at the start; `stack` (package, version) pairs every worker must match."""
+
+    address: str
+    initializer: Callable[[], None] | None = None
+    stack: tuple[tuple[str, str], ...] = ()
+    lost: list[str] = field(default_factory=list)
+    returns_bytes: bool = True
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
+        from distributed import as_completed
+
+        pending = deque(tasks)
+        client = self._connect()
+        futures: dict[Any, Task] = {}
+        try:
+            self._prepare(client)
+            run_id = uuid.uuid4().hex[:8]
+            done = as_completed([], loop=client.loop, with_results=True,
+                                raise_errors=False)  # results fetched as each task ends
+            self._top_up(client, pending, futures, done, run_id)
+            for batch in done.batches():
+                deaths = _deaths(client, [future.key for future, _ in batch])
+                for future, value in batch:
+                    task = futures.pop(future)
+                    if deaths.get(future.key, 0):
+                        self.lost.append(task.key)
+                    yield _outcome(task.key, future, value, deaths.get(future.key, 0))
+                    future.release()
+                self._top_up(client, pending, futures, done, run_id)
+        finally:
+            if futures:
+                client.cancel(list(futures), force=True)
+            client.close()
+
+    @staticmethod
+    def _top_up(client, pending: deque[Task], futures: dict[Any, Task], done,
+                run_id: str) -> None:
+        """Keep as many tasks on the cluster as its workers have threads, no more: a worker
+        then holds only the tasks it runs, so one that dies costs only those."""
+        limit = max(1, sum(client.nthreads().values()))
+        while pending and len(futures) < limit:
+            task = pending.popleft()
+            future = client.submit(task.fn, *task.args, key=f"{task.key}-{run_id}", pure=False)
+            futures[future] = task
+            done.add(future)
+
+    def _connect(self):
+        from distributed import Client
+
+        try:
+            return Client(self.address, timeout=CONNECT_SECONDS, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"could not reach the Dask scheduler at {self.address} within "
+                               f"{CONNECT_SECONDS} s ({type(exc).__name__}: {exc}); is "
+                               f"`dask scheduler` running there and the port open?") from None
+
+    def _prepare(self, client) -> None:
+        """Refuse a cluster without workers or whose workers would render differently; then
+        warm the workers up."""
+        workers = client.scheduler_info(n_workers=-1)["workers"]
+        if not workers:
+            raise ClusterError(f"the Dask scheduler at {self.address} has no workers; start "
+                               f"some with `dask worker {self.address}`")
+        if self.stack:
+            theirs = client.run(_stack_here, [name for name, _ in self.stack])
+            ours = dict(self.stack)
+            odd = {addr: {n: v for n, v in got.items() if ours.get(n) != v}
+                   for addr, got in theirs.items()}
+            odd = {addr: diff for addr, diff in odd.items() if diff}
+            if odd:
+                lines = [f"  {addr}: " + ", ".join(f"{n} {v} (here {ours[n]})"
+                                                  for n, v in sorted(diff.items()))
+                         for addr, diff in sorted(odd.items())]
+                raise ClusterError("these Dask workers run other versions than this machine, "
+                                   "so their reports would differ; install the same "
+                                   "requirements.lock on them:\n" + "\n".join(lines))
+        if self.initializer is not None:
+            client.run(self.initializer)
+
+
+def read_templates(folder: str | Path | None) -> dict[str, bytes] | None:
+    """The clinic's own templates (config `template_dir`) as relative path -> bytes, to send
+    with each task: a worker on another machine does not see this folder. Links out of the
+    folder are left out, as the template loader never follows them."""
+    if folder is None:
+        return None
+    root = Path(folder).resolve()
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(Path(folder).rglob("*"))
+            if p.is_file() and p.resolve().is_relative_to(root)}
+
+
+def unpack_templates(templates: dict[str, bytes]) -> Path:
+    """On a worker: the templates in a folder of their own, named by their digest (made once
+    per worker machine, complete before it is used)."""
+    digest = hashlib.sha256()
+    for name, data in sorted(templates.items()):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    folder = Path(tempfile.gettempdir()) / f"workbook-templates-{digest.hexdigest()[:16]}"
+    if folder.is_dir():
+        return folder
+    staging = Path(tempfile.mkdtemp(prefix=".workbook-templates-"))
+    for name, data in templates.items():
+        path = staging / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    try:
+        os.rename(staging, folder)
+    except OSError:  # another worker made it first
+        shutil.rmtree(staging, ignore_errors=True)
+        if not folder.is_dir():
+            raise
+    return folder
+
+
+def _stack_here(names: list[str]) -> dict[str, str]:
+    """On a worker: the installed version of each package named (as rendering_stack says)."""
+    from workbook.reports.render import rendering_stack
+
+    stack = dict(rendering_stack())
+    return {name: stack.get(name, "not installed") for name in names}
+
+
+def _deaths(client, keys: list[str]) -> dict[str, int]:
+    """How many workers died holding each of these tasks (the scheduler's count)."""
+    def count(dask_scheduler, keys=keys) -> dict[str, int]:
+        states = dask_scheduler.tasks
+        return {k: states[k].suspicious for k in keys if k in states}
+
+    try:
+        return client.run_on_scheduler(count)
+    except Exception:  # the count is for the summary only; never lose a result for it
+        return {}
+
+
+def _outcome(key: str, future, value: Any, deaths: int) -> Outcome:
+    """A finished future as an Outcome: its value, or its error by class name; `deaths` is how
+    many workers died holding it."""
+    attempts = 1 + deaths
+    if future.status == "finished":
+        return Outcome(key, value=value, attempts=attempts)
+    error = value if isinstance(value, BaseException) else future.exception()
+    kind = type(error).__name__
+    if kind == "KilledWorker":
+        attempts = max(deaths, 1)
+        return Outcome(key, error=f"WorkerLost: the Dask workers making it stopped, "
+                                  f"{attempts} times", error_type="WorkerLost",
+                       attempts=attempts)
+    if kind == "CancelledError":
+        return Outcome(key, error="WorkerLost: the task was cancelled on the cluster",
+                       error_type="WorkerLost", attempts=attempts)
+    return Outcome(key, error=f"{kind}: {error}", error_type=kind, attempts=attempts)
