@@ -49,7 +49,13 @@ from workbook.runs.checks import (
     require_sessions,
     say,
 )
-from workbook.runs.cluster import DaskExecutor, check_address, read_templates, unpack_templates
+from workbook.runs.cluster import (
+    DaskExecutor,
+    check_address,
+    check_cluster,
+    read_templates,
+    unpack_templates,
+)
 from workbook.runs.pool import Executor, Outcome, Task, WorkerPool
 
 MANIFEST = "manifest.json"
@@ -131,6 +137,8 @@ def render_month(data: str | Path, config: str | Path | None = None, month: str 
         jobs, note = cap_jobs(jobs, "jobs")
         say(note)
     provenance = describe_source(data, config, ratings)
+    if scheduler is not None and executor is None:
+        check_cluster(scheduler, provenance.stack)
     out = _month_folder(Path(out_dir), period.slug)
     base_key = _inputs_key(provenance, config, period.label, settings.template_dir)
     planned = [Job("clinic", None, "clinic", base_key + ":clinic")] if clinic else []

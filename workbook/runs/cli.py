@@ -205,14 +205,16 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_monthly(args: argparse.Namespace) -> int:
     """`workbook monthly`: one notebook run renders the clinic's and every therapist's report."""
+    from workbook.reports.render import rendering_stack
     from workbook.runs.batch import record_notebook
     from workbook.runs.checks import cap_jobs, say
-    from workbook.runs.cluster import check_address
+    from workbook.runs.cluster import check_address, check_cluster
     from workbook.runs.execute import run_notebook
 
     setup = _prepare_run(args)
     if args.scheduler is not None:
         jobs, scheduler = None, check_address("--scheduler", args.scheduler)
+        check_cluster(scheduler, rendering_stack())  # before a kernel starts or a folder is made
     else:
         (jobs, note), scheduler = cap_jobs(args.jobs), None
         say(note)

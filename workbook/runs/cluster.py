@@ -21,6 +21,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import tempfile
 import uuid
 from collections import deque
@@ -33,16 +34,47 @@ from workbook.data.errors import ClusterError, ParameterError
 from workbook.runs.pool import Outcome, Task
 
 CONNECT_SECONDS = 20
+PROBE_SECONDS = 5
+DEFAULT_PORT = 8786
+ADDRESS = re.compile(r"(tcp|tls)://(?P<host>[A-Za-z0-9._\-]+|\[[0-9a-fA-F:]+\])(:(?P<port>\d{1,5}))?")
 
 
 def check_address(name: str, address: str) -> str:
     """A scheduler address such as tcp://10.0.0.5:8786 (tcp or tls); return it trimmed."""
     address = str(address).strip()
-    if not re.fullmatch(r"(tcp|tls)://([A-Za-z0-9._\-]+|\[[0-9a-fA-F:]+\])(:\d{1,5})?",
-                        address):
+    if not ADDRESS.fullmatch(address):
         raise ParameterError(f"{name} {address!r}: expected a Dask scheduler address such as "
                            f"tcp://HOST:8786")
     return address
+
+
+def check_cluster(address: str, stack: tuple[tuple[str, str], ...] = ()) -> None:
+    """Refuse (ClusterError) a scheduler that cannot be reached, has no workers, or whose
+    workers run another rendering stack: called before any folder is made or kernel started."""
+    executor = DaskExecutor(address, stack=stack)
+    client = executor._connect()
+    try:
+        executor._check_workers(client)
+    finally:
+        client.close()
+
+
+def probe(address: str) -> None:
+    """A plain TCP connection to the scheduler's host and port, so that a refused connection or
+    an unknown host is told at once (Dask's own connect keeps retrying until its timeout)."""
+    host, port = ADDRESS.fullmatch(address).group("host", "port")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port or DEFAULT_PORT)),
+                                      timeout=PROBE_SECONDS):
+            return
+    except socket.gaierror:
+        why = f"the host {host} is not known"
+    except TimeoutError:
+        why = f"no answer within {PROBE_SECONDS} s"
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+    raise ClusterError(f"could not reach the Dask scheduler at {address} ({why}); is "
+                       f"`dask scheduler` running there and the port open?")
 
 
 @dataclass
@@ -97,6 +129,7 @@ class DaskExecutor:
     def _connect(self):
         from distributed import Client
 
+        probe(self.address)
         try:
             return Client(self.address, timeout=CONNECT_SECONDS, set_as_default=False)
         except (OSError, TimeoutError) as exc:
@@ -107,6 +140,12 @@ class DaskExecutor:
     def _prepare(self, client) -> None:
         """Refuse a cluster without workers or whose workers would render differently; then
         warm the workers up."""
+        self._check_workers(client)
+        if self.initializer is not None:
+            client.run(self.initializer)
+
+    def _check_workers(self, client) -> None:
+        """ClusterError unless the cluster has workers, each with this machine's stack."""
         workers = client.scheduler_info(n_workers=-1)["workers"]
         if not workers:
             raise ClusterError(f"the Dask scheduler at {self.address} has no workers; start "
@@ -124,8 +163,6 @@ class DaskExecutor:
                 raise ClusterError("these Dask workers run other versions than this machine, "
                                    "so their reports would differ; install the same "
                                    "requirements.lock on them:\n" + "\n".join(lines))
-        if self.initializer is not None:
-            client.run(self.initializer)
 
 
 def read_templates(folder: str | Path | None) -> dict[str, bytes] | None:
