@@ -121,6 +121,22 @@ def start_cluster(folder: Path, workers: int) -> tuple[str, list[subprocess.Pope
     return address, procs
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a running process and all its descendants so far."""
+    total = 0.0
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return total
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
 def digests(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.glob("*.pdf")}
 
@@ -137,6 +153,7 @@ def run_on_cluster(cmd: list[str], tmp: Path, workers: int, month: str) -> dict:
         out = tmp / "reports-dask"
         measured = run_measured([*cmd[:cmd.index("--out")], "--out", str(out),
                                  "--scheduler", address])
+        measured["cluster_cpu"] = sum(tree_cpu(p.pid) for p in procs)
     finally:
         for sampler in samplers:
             sampler.stopped.set()
@@ -202,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         overhead = dask["wall"] / batch["wall"] - 1
         same = dask["digests"] == local_digests
         print(f"dask ({args.dask_workers} workers x 1 thread on 127.0.0.1): wall "
-              f"{dask['wall']:.1f} s, CPU of the command {dask['cpu']:.1f} s; peak memory: "
+              f"{dask['wall']:.1f} s, CPU of the command {dask['cpu']:.1f} s and of the cluster "
+              f"(its start-up included) {dask['cluster_cpu']:.1f} s; peak memory: "
               f"command tree {gb(dask['total']):.2f} GB, cluster {gb(dask['cluster_total']):.2f}"
               f" GB; overhead vs the local pool {overhead:+.1%} (target <= "
               f"{TARGET_DASK_OVERHEAD:.0%}); PDFs byte-identical to the local run's: {same}")

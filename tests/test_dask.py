@@ -66,7 +66,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def stop_all(procs: list[subprocess.Popen], grace: float = 3.0) -> None:
+def stop_all(procs: list[subprocess.Popen], grace: float = 1.5) -> None:
     """SIGTERM the cluster's processes, then SIGKILL whatever of their trees is left."""
     tree = []
     for proc in procs:

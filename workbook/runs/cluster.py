@@ -97,18 +97,19 @@ class DaskExecutor:
         try:
             self._prepare(client)
             run_id = uuid.uuid4().hex[:8]
-            done = as_completed([], loop=client.loop, with_results=True,
-                                raise_errors=False)  # results fetched as each task ends
+            done = as_completed([], loop=client.loop)
             self._top_up(client, pending, futures, done, run_id)
             for batch in done.batches():
-                deaths = _deaths(client, [future.key for future, _ in batch])
-                for future, value in batch:
-                    task = futures.pop(future)
+                finished = [(future, futures.pop(future)) for future in batch]
+                # the freed threads get their next tasks before the results are fetched and
+                # written: a worker waits for the scheduler only, not for this process
+                self._top_up(client, pending, futures, done, run_id)
+                deaths = _deaths(client, [future.key for future, _ in finished])
+                for future, task in finished:
                     if deaths.get(future.key, 0):
                         self.lost.append(task.key)
-                    yield _outcome(task.key, future, value, deaths.get(future.key, 0))
+                    yield _outcome(task.key, future, _value(future), deaths.get(future.key, 0))
                     future.release()
-                self._top_up(client, pending, futures, done, run_id)
         finally:
             if futures:
                 client.cancel(list(futures), force=True)
@@ -220,11 +221,19 @@ def _deaths(client, keys: list[str]) -> dict[str, int]:
         return {}
 
 
+def _value(future) -> Any:
+    """A finished future's result, or the error that ended it."""
+    try:
+        return future.result() if future.status == "finished" else future.exception()
+    except BaseException as exc:  # noqa: BLE001 - a cancelled or lost future: its error
+        return exc
+
+
 def _outcome(key: str, future, value: Any, deaths: int) -> Outcome:
     """A finished future as an Outcome: its value, or its error by class name; `deaths` is how
     many workers died holding it."""
     attempts = 1 + deaths
-    if future.status == "finished":
+    if future.status == "finished" and not isinstance(value, BaseException):
         return Outcome(key, value=value, attempts=attempts)
     error = value if isinstance(value, BaseException) else future.exception()
     kind = type(error).__name__
