@@ -31,8 +31,9 @@ from dask_tasks import always_die, slow_square, square
 
 from workbook.data.errors import ClusterError, ParameterError
 from workbook.data.example_data import generate_clinic, write_clinic
+from workbook.reports.render import rendering_stack
 from workbook.runs.batch import render_month
-from workbook.runs.cluster import DaskExecutor, check_address
+from workbook.runs.cluster import DaskExecutor, check_address, templates_digest, with_templates
 from workbook.runs.pool import Task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -275,6 +276,16 @@ def test_workers_with_other_versions_are_refused_before_any_work(cluster):
     message = str(caught.value)
     assert "workbook" in message and "(here 0.0.0-elsewhere)" in message
     assert "127.0.0.1" in message and "requirements.lock" in message
+
+
+def test_workers_with_other_project_templates_are_refused(cluster):
+    """Same versions, but the workers' checkout has other templates than ours."""
+    ours = with_templates(rendering_stack())
+    assert dict(ours)["project templates"] == templates_digest(ROOT / "templates")
+    list(DaskExecutor(cluster.address, stack=ours).run([Task("t", square, (2,))]))  # the same
+    other = (*ours[:-1], ("project templates", "0" * 16))
+    with pytest.raises(ClusterError, match=r"project templates \w{16} \(here 0{16}\)"):
+        list(DaskExecutor(cluster.address, stack=other).run([Task("t", square, (2,))]))
 
 
 def test_monthly_with_no_scheduler_there_exits_12_and_writes_nothing(clinic, tmp_path):

@@ -55,6 +55,7 @@ from workbook.runs.cluster import (
     check_cluster,
     read_templates,
     unpack_templates,
+    with_templates,
 )
 from workbook.runs.pool import Executor, Outcome, Task, WorkerPool
 
@@ -138,7 +139,7 @@ def render_month(data: str | Path, config: str | Path | None = None, month: str 
         say(note)
     provenance = describe_source(data, config, ratings)
     if scheduler is not None and executor is None:
-        check_cluster(scheduler, provenance.stack)
+        check_cluster(scheduler, with_templates(provenance.stack))
     out = _month_folder(Path(out_dir), period.slug)
     base_key = _inputs_key(provenance, config, period.label, settings.template_dir)
     planned = [Job("clinic", None, "clinic", base_key + ":clinic")] if clinic else []
@@ -173,7 +174,7 @@ def _executor(scheduler: str | None, jobs: int | None, todo: int,
     """The Dask cluster at `scheduler` (its workers must render with our stack), or the local
     pool."""
     if scheduler is not None:
-        return DaskExecutor(scheduler, _warm_up_remote, provenance.stack)
+        return DaskExecutor(scheduler, _warm_up_remote, with_templates(provenance.stack))
     return WorkerPool(_workers(jobs, todo), _warm_up)
 
 

@@ -208,13 +208,14 @@ def run_monthly(args: argparse.Namespace) -> int:
     from workbook.reports.render import rendering_stack
     from workbook.runs.batch import record_notebook
     from workbook.runs.checks import cap_jobs, say
-    from workbook.runs.cluster import check_address, check_cluster
+    from workbook.runs.cluster import check_address, check_cluster, with_templates
     from workbook.runs.execute import run_notebook
 
     setup = _prepare_run(args)
     if args.scheduler is not None:
         jobs, scheduler = None, check_address("--scheduler", args.scheduler)
-        check_cluster(scheduler, rendering_stack())  # before a kernel starts or a folder is made
+        # before a kernel starts or a folder is made
+        check_cluster(scheduler, with_templates(rendering_stack()))
     else:
         (jobs, note), scheduler = cap_jobs(args.jobs), None
         say(note)

@@ -30,12 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbook._meta import TEMPLATES
 from workbook.data.errors import ClusterError, ParameterError
 from workbook.runs.pool import Outcome, Task
 
 CONNECT_SECONDS = 20
 PROBE_SECONDS = 5
 DEFAULT_PORT = 8786
+TEMPLATES_NAME = "project templates"
 ADDRESS = re.compile(r"(tcp|tls)://(?P<host>[A-Za-z0-9._\-]+|\[[0-9a-fA-F:]+\])(:(?P<port>\d{1,5}))?")
 
 
@@ -163,7 +165,8 @@ class DaskExecutor:
                          for addr, diff in sorted(odd.items())]
                 raise ClusterError("these Dask workers run other versions than this machine, "
                                    "so their reports would differ; install the same "
-                                   "requirements.lock on them:\n" + "\n".join(lines))
+                                   "requirements.lock and the same workbook checkout on "
+                                   "them:\n" + "\n".join(lines))
 
 
 def read_templates(folder: str | Path | None) -> dict[str, bytes] | None:
@@ -201,11 +204,27 @@ def unpack_templates(templates: dict[str, bytes]) -> Path:
     return folder
 
 
+def with_templates(stack: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The rendering stack and a digest of the project's own templates: a worker whose
+    checkout has other templates under the same version would make other bytes too."""
+    return (*stack, (TEMPLATES_NAME, templates_digest()))
+
+
+def templates_digest(folder: Path = TEMPLATES) -> str:
+    """sha256 (16 hex digits) of every file under `folder`, by relative path and content."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0"
+                      + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
 def _stack_here(names: list[str]) -> dict[str, str]:
-    """On a worker: the installed version of each package named (as rendering_stack says)."""
+    """On a worker: the installed version of each package named (as rendering_stack says),
+    and the digest of its project templates."""
     from workbook.reports.render import rendering_stack
 
-    stack = dict(rendering_stack())
+    stack = {**dict(rendering_stack()), TEMPLATES_NAME: templates_digest()}
     return {name: stack.get(name, "not installed") for name in names}
 
 
