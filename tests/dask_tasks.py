@@ -22,8 +22,3 @@ def always_die() -> None:
     """Kill the worker process that runs this."""
     os.kill(os.getpid(), signal.SIGKILL)
 
-
-def sleep_and_return(seconds: float, payload: bytes, size: int) -> bytes:
-    """Sleep, then return `size` bytes (a stand-in for a report: data in, a file's bytes out)."""
-    time.sleep(seconds)
-    return bytes(size)
