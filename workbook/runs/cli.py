@@ -34,7 +34,7 @@ EXIT_CODES = """exit codes:
  10  no space left on the disk for the output or store (nothing half-written is kept)
  11  an output folder, file or store cannot be written (read-only, no permission)
  12  monthly --scheduler: the Dask cluster cannot be reached, has no workers, or its workers
-     run other versions of the rendering stack
+     run other versions of the rendering stack or other project templates (nothing written)
  70  an internal error (please report it)
 130  interrupted (Ctrl-C)
 141  the output was closed early (e.g. piped into head)
