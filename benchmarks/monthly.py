@@ -11,11 +11,19 @@ Run as `.venv/bin/python benchmarks/monthly.py [--baseline N] [--therapists 100]
    executes benchmarks/baseline_therapist.ipynb (the same analysis and charts) per therapist,
    then `jupyter nbconvert --to html --no-input` converts it. Prints the baseline's time per
    therapist and the ratio per report (target >= 30x, issue 17), measured in the same run.
+4. With `--scheduler`, starts a local Dask cluster (`dask scheduler` and `--dask-workers` single-
+   threaded `dask worker`s on 127.0.0.1, default 2, as many as the local pool's processes), runs
+   the same month with `workbook monthly --scheduler` into another folder, checks its PDFs are
+   byte-identical to the local run's, and prints its wall time, the cluster's peak memory and
+   its overhead against the local pool (target <= 15%).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +36,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 BASELINE_NOTEBOOK = HERE / "baseline_therapist.ipynb"
-TARGET_WALL, TARGET_RATIO, TARGET_MEMORY_GB = 60.0, 30.0, 1.5
+TARGET_WALL, TARGET_RATIO, TARGET_MEMORY_GB, TARGET_DASK_OVERHEAD = 60.0, 30.0, 1.5, 0.15
 
 
 class TreeSampler(threading.Thread):
@@ -91,6 +99,73 @@ def run_baseline(data: Path, month: str, therapists: list[str], out: Path) -> fl
     return time.perf_counter() - start
 
 
+def start_cluster(folder: Path, workers: int) -> tuple[str, list[subprocess.Popen]]:
+    """A Dask scheduler on 127.0.0.1 (a free port) and `workers` single-threaded workers."""
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+           "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
+    log = open(folder / "cluster.log", "w")  # noqa: SIM115 - lives as long as the cluster
+    common = dict(env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+    info = folder / "scheduler.json"
+    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
+                               "0", "--no-dashboard", "--scheduler-file", str(info)], **common)]
+    while not info.exists():
+        time.sleep(0.1)
+    address = json.loads(info.read_text())["address"]
+    procs += [subprocess.Popen([str(BIN / "dask"), "worker", address, "--host", "127.0.0.1",
+                                "--nthreads", "1", "--no-dashboard", "--local-directory",
+                                str(folder / f"w{i}")], **common) for i in range(workers)]
+    from distributed import Client
+
+    with Client(address, timeout=60) as client:
+        client.wait_for_workers(workers, timeout=120)
+    return address, procs
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a running process and all its descendants so far."""
+    total = 0.0
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return total
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.glob("*.pdf")}
+
+
+def run_on_cluster(cmd: list[str], tmp: Path, workers: int, month: str) -> dict:
+    """`cmd` with --scheduler on a fresh local cluster; its figures and the cluster's peak."""
+    folder = tmp / "cluster"
+    folder.mkdir()
+    address, procs = start_cluster(folder, workers)
+    samplers = [TreeSampler(p.pid) for p in procs]
+    for sampler in samplers:
+        sampler.start()
+    try:
+        out = tmp / "reports-dask"
+        measured = run_measured([*cmd[:cmd.index("--out")], "--out", str(out),
+                                 "--scheduler", address])
+        measured["cluster_cpu"] = sum(tree_cpu(p.pid) for p in procs)
+    finally:
+        for sampler in samplers:
+            sampler.stopped.set()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+    measured["cluster_total"] = sum(s.total for s in samplers)
+    measured["digests"] = digests(out / month)
+    return measured
+
+
 def gb(n: int) -> float:
     return n / 1024**3
 
@@ -103,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weeks", type=int, default=26)
     parser.add_argument("--baseline", type=int, default=10, help="therapists in the baseline")
     parser.add_argument("--jobs", type=int, help="worker processes for workbook monthly")
+    parser.add_argument("--scheduler", action="store_true",
+                        help="also run the month on a local Dask cluster and compare")
+    parser.add_argument("--dask-workers", type=int, default=2)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="workbook-bench-") as tmp:
         tmp = Path(tmp)
@@ -120,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         reports = len(list((tmp / "reports" / month).glob("*.pdf")))
         names = sorted(p.stem.removeprefix("therapist-")
                        for p in (tmp / "reports" / month).glob("therapist-*.pdf"))
+        dask = run_on_cluster(cmd, tmp, args.dask_workers, month) if args.scheduler else None
+        local_digests = digests(tmp / "reports" / month)
         base_wall = run_baseline(data, month, names[: args.baseline], tmp)
     per_report = batch["wall"] / reports
     per_baseline = base_wall / max(1, min(args.baseline, len(names)))
@@ -135,6 +215,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"baseline (papermill + nbconvert per therapist, {min(args.baseline, len(names))} "
           f"therapists): {per_baseline:.2f} s per therapist")
     print(f"ratio per report: {ratio:.1f}x faster (target >= {TARGET_RATIO:g}x)")
+    if dask is not None:
+        overhead = dask["wall"] / batch["wall"] - 1
+        same = dask["digests"] == local_digests
+        print(f"dask ({args.dask_workers} workers x 1 thread on 127.0.0.1): wall "
+              f"{dask['wall']:.1f} s, CPU of the command {dask['cpu']:.1f} s and of the cluster "
+              f"(its start-up included) {dask['cluster_cpu']:.1f} s; peak memory: "
+              f"command tree {gb(dask['total']):.2f} GB, cluster {gb(dask['cluster_total']):.2f}"
+              f" GB; overhead vs the local pool {overhead:+.1%} (target <= "
+              f"{TARGET_DASK_OVERHEAD:.0%}); PDFs byte-identical to the local run's: {same}")
+        checks += [("dask overhead", overhead <= TARGET_DASK_OVERHEAD), ("dask bytes", same)]
     for name, ok in checks:
         print(f"{name}: {'PASS' if ok else 'FAIL'}")
     return 0 if all(ok for _, ok in checks) else 1

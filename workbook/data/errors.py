@@ -156,3 +156,10 @@ class DiskFullError(OutputError):
     """No space is left on the device an output goes to (nothing half-written is kept)."""
 
     exit_code = 10
+
+
+class ClusterError(WorkbookError):
+    """The Dask cluster a batch was pointed at cannot run it: a bad or unreachable scheduler
+    address, no workers, or workers with other versions of the rendering stack."""
+
+    exit_code = 12

@@ -357,13 +357,18 @@ def render_report(kind: str, analysis: Analysis, *, provenance: Provenance,
                        pdf_engine=analysis.config.pdf_engine)
 
 
-def write_report(html: str, stem: str | Path, formats: tuple[str, ...] = ("pdf",)) -> list[Path]:
-    """Write the HTML and/or the PDF made from it, atomically; return the paths written."""
-    stem = Path(stem)
-    written = []
+def report_bytes(html: str, formats: tuple[str, ...] = ("pdf",)) -> list[tuple[str, bytes]]:
+    """(format, file bytes) for each format asked for: the HTML itself, or the PDF made from it."""
+    made = []
     for fmt in formats:
         if fmt not in ("html", "pdf"):
             raise ValueError(f"unknown format {fmt!r}; expected html or pdf")
-        data = html if fmt == "html" else html_to_pdf(html)
-        written.append(write_atomic(stem.with_name(f"{stem.name}.{fmt}"), data))
-    return written
+        made.append((fmt, html.encode("utf-8") if fmt == "html" else html_to_pdf(html)))
+    return made
+
+
+def write_report(html: str, stem: str | Path, formats: tuple[str, ...] = ("pdf",)) -> list[Path]:
+    """Write the HTML and/or the PDF made from it, atomically; return the paths written."""
+    stem = Path(stem)
+    return [write_atomic(stem.with_name(f"{stem.name}.{fmt}"), data)
+            for fmt, data in report_bytes(html, formats)]

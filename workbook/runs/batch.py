@@ -19,7 +19,7 @@ import multiprocessing.connection
 import os
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from workbook.reports.render import (
     describe_source,
     output_error,
     render_report,
+    report_bytes,
     sha256_file,
     write_atomic,
 )
@@ -50,6 +51,14 @@ from workbook.runs.checks import (
     inside,
     require_sessions,
     say,
+)
+from workbook.runs.cluster import (
+    DaskExecutor,
+    check_address,
+    check_cluster,
+    read_templates,
+    unpack_templates,
+    with_templates,
 )
 from workbook.runs.pool import Executor, Outcome, Task, WorkerPool
 
@@ -110,13 +119,16 @@ def render_month(data: str | Path, config: str | Path | None = None, month: str 
                  out_dir: str | Path = "reports", *, jobs: int | None = None,
                  formats: tuple[str, ...] = ("pdf",), therapists: list[str] | None = None,
                  clinic: bool = True, progress: bool = True,
-                 executor: Executor | None = None) -> BatchResult:
+                 executor: Executor | None = None, scheduler: str | None = None) -> BatchResult:
     """Make the clinic report and one caseload report per therapist for a month.
 
     `therapists` None means every therapist with a session in the month; [] means none.
     `executor` runs the reports (default: a WorkerPool of `jobs` processes, at most one per
-    core). Everything is checked before the month's folder is made.
+    core; with `scheduler`, an address such as tcp://HOST:8786, the workers of that Dask
+    cluster, and `jobs` is not used). Everything is checked before the month's folder is made.
     """
+    if scheduler is not None:
+        scheduler = check_address("scheduler", scheduler)
     settings = load_config(config)
     ratings = load_ratings(data, settings)
     period = parse_month(month) if month else latest_complete_month(ratings)
@@ -125,9 +137,12 @@ def render_month(data: str | Path, config: str | Path | None = None, month: str 
         therapists = check_codes("therapist", therapists, settings)
     analysis = analyse(ratings, settings, period)
     chosen = _pick_therapists(analysis, therapists)
-    jobs, note = cap_jobs(jobs, "jobs")
-    say(note)
+    if scheduler is None:
+        jobs, note = cap_jobs(jobs, "jobs")
+        say(note)
     provenance = describe_source(data, config, ratings)
+    if scheduler is not None and executor is None:
+        check_cluster(scheduler, with_templates(provenance.stack))
     out = _month_folder(Path(out_dir), period.slug)
     base_key = _inputs_key(provenance, config, period.label, settings.template_dir,
                            settings.pdf_engine)
@@ -142,8 +157,8 @@ def render_month(data: str | Path, config: str | Path | None = None, month: str 
     manifest.update(_describe_inputs(provenance, config, period.label, settings.pdf_engine))
     _write_manifest(out, manifest, result)
     _run_jobs(todo, analysis, ratings, provenance, formats, out, manifest, result,
-              executor=executor or WorkerPool(_workers(jobs, len(todo)),
-                                              partial(_warm_up, settings.pdf_engine)),
+              executor=executor or _executor(scheduler, jobs, len(todo), provenance,
+                                             settings.pdf_engine),
               progress=progress)
     _write_manifest(out, manifest, result)
     return result
@@ -157,6 +172,16 @@ def _month_folder(out_dir: Path, slug: str) -> Path:
         raise output_error(exc, out) from None
     _remove_stale_temps(out)
     return out
+
+
+def _executor(scheduler: str | None, jobs: int | None, todo: int,
+              provenance: Provenance, engine: str = DEFAULT_PDF_ENGINE) -> Executor:
+    """The Dask cluster at `scheduler` (its workers must render with our stack), or the local
+    pool."""
+    if scheduler is not None:
+        return DaskExecutor(scheduler, partial(_warm_up_remote, engine),
+                            with_templates(provenance.stack))
+    return WorkerPool(_workers(jobs, todo), partial(_warm_up, engine))
 
 
 def _workers(jobs: int | None, todo: int) -> int:
@@ -293,12 +318,17 @@ def _run_jobs(todo: list[Job], analysis: Analysis, ratings, provenance: Provenan
     if not todo:
         return
     jobs = {job.stem: job for job in todo}
-    tasks = [Task(job.stem, _render_job, (job, _payload(job, analysis, ratings), provenance,
-                                          formats, str(out))) for job in todo]
+    remote = getattr(executor, "returns_bytes", False)
+    fn, extra = ((_render_job_bytes, (read_templates(analysis.config.template_dir),)) if remote
+                 else (_render_job, ()))
+    tasks = [Task(job.stem, fn, (job, _payload(job, analysis, ratings), provenance,
+                                 formats, str(out), *extra)) for job in todo]
     bar = tqdm(total=len(todo), desc="reports", unit="report", disable=not progress)
     outcomes = executor.run(tasks)
     try:
         for outcome in outcomes:
+            if remote and outcome.ok:
+                outcome = _write_returned(outcome, out)
             _record(jobs[outcome.key], outcome, out, manifest, result)
             bar.update(1)
     finally:
@@ -332,6 +362,22 @@ def _record(job: Job, outcome: Outcome, out: Path, manifest: dict, result: Batch
     result.written += [name for name, _ in outcome.value]
 
 
+def _write_returned(outcome: Outcome, out: Path) -> Outcome:
+    """A remote worker's files, written here atomically: the outcome with (name, sha256) pairs,
+    or the failure (a full disk or unwritable folder stops the batch in _record)."""
+    written: list[tuple[str, str]] = []
+    try:
+        for name, data in outcome.value:
+            path = write_atomic(inside(out, name), data)
+            written.append((path.name, hashlib.sha256(data).hexdigest()))
+    except OutputError as exc:
+        for name, _ in written:
+            (out / name).unlink(missing_ok=True)
+        return replace(outcome, value=None, error=f"{type(exc).__name__}: {exc}",
+                       error_type=type(exc).__name__)
+    return replace(outcome, value=written)
+
+
 def _remove_unlisted(out: Path, manifest: dict, todo: list[Job],
                      formats: tuple[str, ...]) -> None:
     """Files of this run's jobs on disk but not in the manifest (a batch stopped early):
@@ -349,10 +395,17 @@ def _payload(job: Job, analysis: Analysis, ratings) -> tuple:
     return analysis.select(therapist_id=job.therapist_id), None
 
 
-def _warm_up(engine: str = DEFAULT_PDF_ENGINE) -> None:
-    """Worker start-up: exit with the parent; import the heavy modules (only the PDF engine
-    in use: WeasyPrint alone is ~1 s and ~60 MB) once."""
-    _exit_with_parent()
+def _warm_up_remote(engine: str = DEFAULT_PDF_ENGINE) -> None:
+    """A Dask worker's start-up: import the heavy modules in a thread of their own (this runs in
+    the worker's event loop, which must keep answering the scheduler); the worker's nanny, not
+    this batch, decides when it ends."""
+    threading.Thread(target=_import_renderers, args=(engine,), name="workbook-warm-up",
+                     daemon=True).start()
+
+
+def _import_renderers(engine: str = DEFAULT_PDF_ENGINE) -> None:
+    """Import the heavy modules once: only the PDF engine in use (WeasyPrint alone is ~1 s and
+    ~60 MB)."""
     if engine == "typst":
         from workbook.reports.typeset import warm_up
 
@@ -364,6 +417,12 @@ def _warm_up(engine: str = DEFAULT_PDF_ENGINE) -> None:
     from workbook.views.svg import register_fonts
 
     register_fonts()
+
+
+def _warm_up(engine: str = DEFAULT_PDF_ENGINE) -> None:
+    """Worker start-up: exit with the parent; import the heavy modules once."""
+    _exit_with_parent()
+    _import_renderers(engine)
 
 
 def _exit_with_parent() -> None:
@@ -392,6 +451,22 @@ def _render_job(job: Job, payload: tuple, provenance: Provenance, formats: tuple
                          therapist_id=job.therapist_id, ratings=ratings)
     paths = _write_report(html, inside(Path(out), job.stem), formats)
     return [(p.name, sha256_file(p)) for p in paths]
+
+
+def _render_job_bytes(job: Job, payload: tuple, provenance: Provenance,
+                      formats: tuple[str, ...], out: str,
+                      templates: dict[str, bytes] | None = None) -> list[tuple[str, bytes]]:
+    """Remote worker: render one report; return (file name, bytes) pairs for the batch to
+    write (the worker may see neither the output folder nor the clinic's `template_dir`, whose
+    files come with the task)."""
+    analysis, ratings = payload
+    if templates is not None:
+        folder = str(unpack_templates(templates))
+        analysis = replace(analysis, config=analysis.config.model_copy(
+            update={"template_dir": folder}))
+    html = render_report(job.kind, analysis, provenance=provenance,
+                         therapist_id=job.therapist_id, ratings=ratings)
+    return [(f"{job.stem}.{fmt}", data) for fmt, data in report_bytes(html, formats)]
 
 
 def _write_manifest(out: Path, manifest: dict, result: BatchResult, quiet: bool = False) -> None:

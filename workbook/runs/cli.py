@@ -33,6 +33,8 @@ EXIT_CODES = """exit codes:
   9  records conflict with those already in the store (nothing was written)
  10  no space left on the disk for the output or store (nothing half-written is kept)
  11  an output folder, file or store cannot be written (read-only, no permission)
+ 12  monthly --scheduler: the Dask cluster cannot be reached, has no workers, or its workers
+     run other versions of the rendering stack or other project templates (nothing written)
  70  an internal error (please report it)
 130  interrupted (Ctrl-C)
 141  the output was closed early (e.g. piped into head)
@@ -169,6 +171,10 @@ def _add_monthly(sub: argparse._SubParsersAction) -> None:
     _add_run_options(cmd, "pdf")
     cmd.add_argument("--jobs", type=_positive,
                      help="worker processes (default and most: the CPU cores)")
+    cmd.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                     help="send the reports to the workers of this Dask scheduler instead of "
+                          "local processes (--jobs is then not used); the files are written "
+                          "here")
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -199,14 +205,21 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_monthly(args: argparse.Namespace) -> int:
     """`workbook monthly`: one notebook run renders the clinic's and every therapist's report."""
+    from workbook.reports.render import rendering_stack
     from workbook.runs.batch import record_notebook
     from workbook.runs.checks import cap_jobs, say
+    from workbook.runs.cluster import check_address, check_cluster, with_templates
     from workbook.runs.execute import run_notebook
 
     setup = _prepare_run(args)
-    jobs, note = cap_jobs(args.jobs)
-    say(note)
-    params = {**setup["params"], "month": setup["month"], "jobs": jobs}
+    if args.scheduler is not None:
+        jobs, scheduler = None, check_address("--scheduler", args.scheduler)
+        # before a kernel starts or a folder is made
+        check_cluster(scheduler, with_templates(rendering_stack()))
+    else:
+        (jobs, note), scheduler = cap_jobs(args.jobs), None
+        say(note)
+    params = {**setup["params"], "month": setup["month"], "jobs": jobs, "scheduler": scheduler}
     record = setup["folder"] / "clinic_monthly.ipynb"
     with _kept_on_success(setup["folder"]):
         try:

@@ -47,7 +47,8 @@ SUPERVISION_SPEC = {
 }
 CLINIC_SPEC = {
     "data": P.data_source, "config": P.config_path, "month": P.month, "out_dir": P.text,
-    "jobs": P.positive_int, "formats": P.formats, "therapists": _therapists, "clinic": _flag,
+    "jobs": P.positive_int, "scheduler": P.text, "formats": P.formats,
+    "therapists": _therapists, "clinic": _flag,
 }
 
 
@@ -95,7 +96,7 @@ def run_clinic_month(namespace: dict[str, Any]) -> BatchResult:
     p = P.check_parameters(namespace, CLINIC_SPEC)
     result = render_month(p["data"], p["config"], p["month"], p["out_dir"] or "reports",
                           jobs=p["jobs"], formats=p["formats"], therapists=p["therapists"],
-                          clinic=p["clinic"])
+                          clinic=p["clinic"], scheduler=p["scheduler"])
     print(result.summary())
     if not result.ok:
         raise ReportError(result.summary())
