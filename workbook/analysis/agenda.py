@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from workbook.analysis.expected import EXPECTED, FEW_SIMILAR
 from workbook.data.signs import SIGN_LABELS
 
 REASON_ORDER = (
@@ -134,10 +135,21 @@ def _outcome_reasons(outcomes: pd.DataFrame) -> list[tuple]:
                          f"{r.worst_score:g} on {r.worst_date:%Y-%m-%d} (latest "
                          f"{r.latest_score:g})"))
         if r.not_on_track:
-            rows.append((r.client_id, r.therapist_id, "not_on_track",
-                         f"Not on track on {r.label} after {r.n_scores} scores "
-                         f"({r.first_score:g} → {r.latest_score:g}, no reliable improvement)"))
+            rows.append((r.client_id, r.therapist_id, "not_on_track", _track_text(r)))
     return rows
+
+
+def _track_text(r) -> str:
+    """Why a measure is not on track, in plain words (see workbook.analysis.expected)."""
+    if r.track_rule == EXPECTED:
+        return (f"Not on track on {r.label}: {r.latest_score:g} at session {r.session}; "
+                f"clients who started near {r.first_score:g} ({r.similar_from:g}–"
+                f"{r.similar_to:g}) are usually at {round(r.expected, 1):g} or better by now "
+                f"({r.n_similar} similar clients in this clinic)")
+    why = ("too few similar clients in this clinic's history" if r.track_rule == FEW_SIMILAR
+           else "too few courses in this clinic's history for the expected response")
+    return (f"Not on track on {r.label} after {r.n_scores} scores ({r.first_score:g} → "
+            f"{r.latest_score:g}, no reliable improvement; published rule: {why})")
 
 
 def _rupture_reasons(ruptures: pd.DataFrame) -> list[tuple]:
