@@ -209,7 +209,14 @@ def _track_rule(config: Config, outcomes: pd.DataFrame | None) -> str:
             f"the client's, at least {e.min_similar} of them). Where a measure has fewer than "
             f"{e.min_courses} courses, or a client too few similar clients, the published rule "
             f"instead: {t.not_on_track_sessions} or more scores with no reliable improvement, "
-            "or a reliable deterioration, for clients who started in the clinical range.")
+            "or a reliable deterioration, for clients who started in the clinical range. "
+            "The expected response is read from every course in the data up to the period "
+            "end, finished ones included, never the client's own: each other client's latest "
+            "score in the same band of sessions (1, 2, 3, 4-5, 6-7, 8-11, 12-15, 16-22, ...), "
+            "counted from their first score. Limits: it describes this clinic's own clients "
+            "and treatments, not a norm; ongoing courses count with the scores they have so "
+            "far and short courses only in the sessions they reached; a flag is a prompt to "
+            "review the course, not a prediction.")
     model = outcomes.attrs.get("model") if outcomes is not None else None
     if model is None or outcomes is None or outcomes.empty:
         return text
