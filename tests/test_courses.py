@@ -41,10 +41,14 @@ def test_the_outcome_is_recomputed_from_the_ratings_by_the_published_rule(clinic
     assert (mine["first_score"] == first.reindex(mine.index)).all()
     assert (mine["last_score"] == last.reindex(mine.index)).all()
     better = first - last
-    want = np.where((better >= 6) & (first >= phq.cutoff) & (last < phq.cutoff), "recovered",
-                    np.where(better >= 6, "improved",
-                             np.where(-better >= 6, "deteriorated", "no_change")))
+    once = scored.groupby("client_id").size() == 1
+    want = np.where(once, "single_score",
+                    np.where((better >= 6) & (first >= phq.cutoff) & (last < phq.cutoff),
+                             "recovered", np.where(better >= 6, "improved",
+                                                   np.where(-better >= 6, "deteriorated",
+                                                            "no_change"))))
     assert (mine["outcome"] == pd.Series(want, index=first.index).reindex(mine.index)).all()
+    assert once.any() and not once.all()  # both kinds of course are checked
 
 
 def test_early_change_predicts_the_outcome(clinic):

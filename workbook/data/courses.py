@@ -15,8 +15,9 @@ Each client has a latent course (`responder`, `partial`, `deteriorator`) shared 
 measures; PHQ-9 totals for about 60% of the clients, GAD-7 for most of them as well, ORS for
 about a quarter, every session or (30%) every other session. `truth_frame` gives, per client
 and measure, the latent course, dropout, and the eventual outcome of the whole course (the
-published-threshold category of the last score against the first); it is kept beside the
-ratings, never in them.
+published-threshold category of the last score against the first; `single_score` when the
+measure was scored once, so there is no course to judge); it is kept beside the ratings, never
+in them.
 """
 
 from __future__ import annotations
@@ -134,13 +135,15 @@ def truth_frame(ids: np.ndarray, plan: Courses, sessions_client: np.ndarray,
 
 
 def _outcome(part: pd.DataFrame, measure) -> np.ndarray:
-    """recovered / improved / no_change / deteriorated, last score against the first."""
+    """recovered / improved / no_change / deteriorated, last score against the first;
+    single_score for a course with one score, which has no change to judge (as the package's
+    outcomes give no category for it)."""
     better = (part["last_score"] - part["first_score"]) * (1 if measure.higher_is_better else -1)
     reliable = measure.reliable_change
     clinical = (part["first_score"] < measure.cutoff if measure.higher_is_better
                 else part["first_score"] >= measure.cutoff)
     out_now = (part["last_score"] >= measure.cutoff if measure.higher_is_better
                else part["last_score"] < measure.cutoff)
-    return np.select([(better >= reliable) & clinical & out_now, better >= reliable,
-                      -better >= reliable], ["recovered", "improved", "deteriorated"],
-                     "no_change")
+    return np.select([part["n_scores"] < 2, (better >= reliable) & clinical & out_now,
+                      better >= reliable, -better >= reliable],
+                     ["single_score", "recovered", "improved", "deteriorated"], "no_change")
