@@ -457,8 +457,10 @@ def kinds_of(view: dict) -> list[str]:
             kinds.append("trust_rupture" if e["sign"] == "trust_safety" else "rupture")
     if view["attendance"]["dropout_risk"]:
         kinds.append("dropout")
-    if any(c["rater"] == "client" for c in view["concerns"]):
-        kinds.append("concern")
+    below = view["config"].thresholds.concern_below
+    if any(s["rater"] == "client" and s["n_period"] > 0
+           and (s["latest"] < below or s["mean_period"] < below) for s in view["signs"]):
+        kinds.append("concern")  # current: the latest client rating or the period mean
     kinds += ["gap" for g in view["gaps"] if g["flagged"]]
     if view["completeness"]["low"]:
         kinds.append("missing")
@@ -526,7 +528,8 @@ def reference(ratings: pd.DataFrame, config, start, end) -> dict[str, pd.DataFra
                 "attendance": attendance_row(c, t, rows, config, start, end,
                                              v["role"] == "former"),
                 "completeness": completeness_row(c, t, rows, config, start),
-                "outcomes": outcome_rows(c, t, rows, config, start, spread, model)}
+                "outcomes": outcome_rows(c, t, rows, config, start, spread, model),
+                "config": config}
         if "handover" in v:
             view["handover"] = v["handover"]
         views.append(view)

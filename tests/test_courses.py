@@ -12,6 +12,7 @@ import pytest
 
 from workbook.data.example_data import COLUMNS, generate_clinic, generate_clinic_and_truth
 from workbook.data.measures import BUILTIN_MEASURES
+from workbook.data.signs import SIGN_KEYS
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,20 @@ def test_early_change_predicts_the_outcome(clinic):
     fast = early.reindex(mine.index) >= 4
     recovered = mine["outcome"] == "recovered"
     assert recovered[fast].mean() > 2 * recovered[~fast].mean()
+
+
+def test_client_rated_alliance_clusters_near_the_top_as_published(clinic):
+    # the Session Rating Scale in routine practice (Duncan et al. 2003): about a quarter of the
+    # sessions below 36 of 40, most at or above; on the five signs' 0-10 scale: a session's
+    # mean below 9, most ratings 9 or 10, a long low tail; therapists a little higher
+    frame, _ = clinic
+    client = frame.loc[frame["rater"] == "client", list(SIGN_KEYS)].dropna(how="all")
+    mean = client.mean(axis=1)
+    assert 0.18 <= (mean < 9).mean() <= 0.32
+    assert 0.75 <= client.stack().isin([9, 10]).mean() <= 0.90
+    assert 0.02 <= (client.stack() <= 7).mean() <= 0.10  # the tail is there, and thin
+    therapist = frame.loc[frame["rater"] == "therapist", list(SIGN_KEYS)].stack()
+    assert 0.1 <= therapist.mean() - client.stack().mean() <= 0.6
 
 
 def test_dropouts_end_with_no_shows_and_no_later_session(clinic):

@@ -130,7 +130,7 @@ def analyse(ratings: pd.DataFrame, config: Config | None = None,
     parts["alliance_alerts"] = find_alliance_alerts(upto, config, start, end)
     parts["discussion"] = rank_discussion(
         outcomes=parts["outcomes"], ruptures=parts["ruptures"], attendance=parts["attendance"],
-        concerns=parts["concerns"], gaps=parts["gaps"], completeness=parts["completeness"],
+        signs=parts["signs"], gaps=parts["gaps"], completeness=parts["completeness"],
         concern_below=config.thresholds.concern_below,
         alliance_alerts=parts["alliance_alerts"], handovers=handovers)
     parts["wins"] = list_wins(outcomes=parts["outcomes"], ruptures=parts["ruptures"])
@@ -173,7 +173,9 @@ def describe_rules(config: Config, outcomes: pd.DataFrame | None = None,
     r, t = config.rupture, config.thresholds
     rules = {
         "concern": f"A concern rating is a client rating below {t.concern_below:g} on the "
-                   f"{config.scale.min:g}–{config.scale.max:g} scale.",
+                   f"{config.scale.min:g}–{config.scale.max:g} scale; on the discussion list "
+                   "while current (the latest rating or the period mean on that sign below "
+                   "it).",
         "rupture": f"Possible rupture: a rating at least max({r.min_drop_points:g} points, "
                    f"{r.min_drop_sd:g} within-client SD) below the mean of the same rater's "
                    f"previous {r.baseline_ratings} ratings (at least {r.min_baseline_ratings} "

@@ -9,7 +9,11 @@ dropout; Haas et al. 2002 and Lutz et al. 2014 for early change predicting outco
 - responders improve fast early (most of their change in the first 4-8 sessions), so early
   change predicts the outcome;
 - about 20% drop out: the course stops after 3-10 sessions with one or two no-shows, more
-  often among clients who are not improving.
+  often among clients who are not improving;
+- client-rated alliance clusters near the top of the scale with a long low tail, as the Session
+  Rating Scale does in routine practice (Duncan et al. 2003: about a quarter of the sessions
+  below 36/40, the rest at or above it): on the five signs' 0-10 scale a session's mean is
+  below 9 (36/40) in about a quarter of the sessions, and most ratings are 9 or 10.
 
 Each client has a latent course (`responder`, `partial`, `deteriorator`) shared by all their
 measures; PHQ-9 totals for about 60% of the clients, GAD-7 for most of them as well, ORS for
@@ -36,6 +40,9 @@ DROPOUT = {"responder": 0.13, "partial": 0.3, "deteriorator": 0.35}
 # intake mean, SD, low, high; noise SD; direction (-1: lower is better)
 INTAKE = {"phq9": (15.5, 4.5, 5, 27), "gad7": (12.5, 4.0, 3, 21), "ors": (19.0, 6.0, 4, 34)}
 NOISE = {"phq9": 1.6, "gad7": 1.3, "ors": 2.2}
+# client-rated alliance: a client's level is 10.2 minus a gamma draw (a ceiling and a long low
+# tail), each sign offset from it, each rating with a little noise; therapists a bit higher
+ALLIANCE_TOP, ALLIANCE_TAIL = 10.2, (1.2, 0.75)
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,21 @@ def draw_realistic_measures(rng: np.random.Generator, plan: Courses, client: np.
     scores[t == 0] = np.rint(plan.intake[client[t == 0]])
     on = plan.has[client] & ((t % 2 == 0) | ~plan.every_other[client])[:, None]
     return np.where(on, scores, np.nan)
+
+
+def draw_realistic_ratings(rng: np.random.Generator, client: np.ndarray, t: np.ndarray,
+                           n: int, signs: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sessions, signs) client and therapist ratings on 0-10: high with a long low tail (about
+    a quarter of the sessions' client means below 9), slowly rising, therapists about half a
+    point higher."""
+    level = ALLIANCE_TOP - rng.gamma(*ALLIANCE_TAIL, n)
+    offset = rng.normal(0.0, 0.3, (n, signs))
+    slope = np.clip(rng.normal(0.01, 0.01, n), -0.01, 0.03)
+    lift = rng.normal(0.55, 0.2, n)
+    mean = np.minimum(level[client] + slope[client] * t, ALLIANCE_TOP)[:, None] + offset[client]
+    by_client = mean + rng.normal(0.0, 0.45, (len(client), signs))
+    by_therapist = mean + lift[client, None] + rng.normal(0.0, 0.35, (len(client), signs))
+    return np.clip(np.rint(by_client), 0, 10), np.clip(np.rint(by_therapist), 0, 10)
 
 
 def mark_dropouts(plan: Courses, client: np.ndarray, t: np.ndarray,

@@ -25,6 +25,7 @@ import pandas as pd
 
 from workbook.data.courses import (
     draw_realistic_measures,
+    draw_realistic_ratings,
     mark_dropouts,
     plan_realistic,
     truth_frame,
@@ -160,10 +161,12 @@ def generate_clinic_and_truth(*, therapists: int = 8, clients_per_therapist: int
 
 def apply_realistic(rng: np.random.Generator, sessions: _Sessions, plan, start: np.ndarray
                     ) -> None:
-    """Replace the drawn measures and course ends with the realistic courses."""
+    """Replace the drawn measures, alliance ratings and course ends with the realistic ones."""
     t = sessions.week - start[sessions.client]
     sessions.attend = mark_dropouts(plan, sessions.client, t, sessions.attend)
     sessions.measures = draw_realistic_measures(rng, plan, sessions.client, t)
+    sessions.client_rating, sessions.therapist_rating = draw_realistic_ratings(
+        rng, sessions.client, t, len(plan.course), len(SIGN_KEYS))
     missed = sessions.attend != 0
     sessions.client_rating[missed] = np.nan
     sessions.therapist_rating[missed] = np.nan
