@@ -155,3 +155,41 @@ def test_session_bands():
     for b in set(bands):
         lo, hi = band_sessions(int(b))
         assert list(sessions[bands == b]) == list(range(lo, min(hi, 39) + 1))
+
+
+# --- a client judged on two measures ---------------------------------------------------------
+# GAD-7 history: the same 20 clients from 15 to 7, 8, 9, 10 or 11 at session 7: band 10 (its
+# 75th percentile). One SEM is the reliable-change threshold / (1.96 x sqrt 2): PHQ-9 6 points
+# -> 2.16, so a PHQ-9 alone counts when more than 1.645 x 2.16 = 3.56 points past its band.
+ON_BAND_GAD = [15, 14, 13, 12, 11, 11, 10]
+
+
+def two_measures(phq9: list[float], gad7: list[float], settings=SMALL):
+    records = history() + history("gad7", intake=15, ends=(7, 8, 9, 10, 11))
+    records += course("J", phq9) + course("J", gad7, "gad7")
+    out = run(records, settings)
+    return outcome(out, "J"), outcome(out, "J", "gad7"), out
+
+
+def test_one_measure_just_past_its_band_while_the_other_is_on_track_is_noise():
+    phq, gad, out = two_measures([18, 17, 16, 16, 15, 15, 14], ON_BAND_GAD)
+    assert phq["track_rule"] == gad["track_rule"] == "expected"
+    assert phq["expected"] == pytest.approx(13.0) and gad["expected"] == pytest.approx(10.0)
+    assert not phq["not_on_track"] and not gad["not_on_track"]
+    assert "J" not in set(out.discussion["client_id"])
+    phq, _, _ = two_measures([18, 17, 16, 16, 15, 15, 16], ON_BAND_GAD)  # 3 past: < 3.56
+    assert not phq["not_on_track"]
+    noise_off = {"expected_response": {**SMALL["expected_response"], "noise_z": 0}}
+    phq, _, _ = two_measures([18, 17, 16, 16, 15, 15, 14], ON_BAND_GAD, noise_off)
+    assert phq["not_on_track"]
+
+
+def test_two_measures_past_their_bands_agree_and_a_clear_one_counts_alone():
+    phq, gad, out = two_measures([18, 17, 16, 16, 15, 15, 14], [15, 14, 13, 12, 12, 11, 11])
+    assert phq["not_on_track"] and gad["not_on_track"]
+    assert out.discussion.set_index("client_id").loc["J", "kinds"] == ["not_on_track"] * 2
+    phq, gad, out = two_measures([18, 18, 18, 17, 17, 17, 17], ON_BAND_GAD)  # 4 past: > 3.56
+    assert phq["not_on_track"] and not gad["not_on_track"]
+    assert out.discussion.set_index("client_id").loc["J", "reasons"] == [
+        "Not on track on PHQ-9: 17 at session 7; clients who started near 18 (16–20) are "
+        "usually at 13 or better by now (20 similar clients in this clinic)"]
