@@ -24,7 +24,7 @@ figures of issue 15 are printed per seed against their targets:
 A course scored once has no change (the outcomes give it no category; the truth file calls it
 `single_score`) and is in neither share.
 Courses are counted per client and measure (PHQ-9, GAD-7, ORS). The model's settings are the
-defaults of `workbook.yml` unless `--band`, `--first-session` or `--noise-z` is given.
+defaults of `workbook.yml` unless `--band` is given.
 """
 
 from __future__ import annotations
@@ -172,10 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--band", type=float, help="expected_response.band to try")
     parser.add_argument("--first-session", type=int,
                         help="expected_response.first_session to try")
-    parser.add_argument("--noise-z", type=float, help="expected_response.noise_z to try")
     args = parser.parse_args(argv)
     config = Config()
-    tried = {"band": args.band, "first_session": args.first_session, "noise_z": args.noise_z}
+    tried = {"band": args.band, "first_session": args.first_session}
     tried = {k: v for k, v in tried.items() if v is not None}
     if tried:
         config = Config.model_validate({"expected_response": tried})

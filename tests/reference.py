@@ -436,22 +436,6 @@ def outcome_rows(client, viewer, rows, config, start, spread, model) -> list[dic
             "worse_in_period": (worst is not None
                                 and reaches((first - worst[1]) * better, threshold, strict)),
         })
-    return corroborate(out, config)
-
-
-def corroborate(out: list[dict], config) -> list[dict]:
-    """With two or more measures judged by the model, one below its band counts only when
-    another is below its band too or it is more than noise_z SEMs below its band."""
-    judged = [o for o in out if o["track_rule"] == "expected"]
-    below = [o for o in judged if o["not_on_track"]]
-    if len(judged) < 2 or len(below) >= 2:
-        return out
-    for o in below:
-        measure = config.all_measures()[o["measure"]]
-        worse_by = ((o["expected"] - o["latest_score"]) if measure.higher_is_better
-                    else (o["latest_score"] - o["expected"]))
-        sem = o["threshold"] / (Z * math.sqrt(2))
-        o["not_on_track"] = worse_by > config.expected_response.noise_z * sem + 1e-9
     return out
 
 

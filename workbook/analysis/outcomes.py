@@ -28,11 +28,6 @@ Readings where the design is silent or loose:
   started in the clinical range (all clients for a measure without a cutoff): n_scores >=
   thresholds.not_on_track_sessions and, first vs latest score, no reliable improvement or a
   reliable deterioration. Before `expected_response.first_session` it is False (too_early).
-  A client judged by the model on two or more measures is not on track on one below the band
-  only when another of them is below its band too, or this one is below its band by more than
-  `expected_response.noise_z` (1.645) standard errors of measurement (the reliable-change
-  threshold / (1.96 x sqrt 2): PHQ-9 2.2, GAD-7 1.4, ORS 1.8 points): one total just past the
-  band while the client's other measure is on track is within what measurement noise explains.
   The model is fitted on the current views of these rows (`model` passes it on, so a former
   therapist's view is judged against the same clinic history, never the client's own).
 - clinical_first / clinical_latest follow `Measure.is_clinical` (False without a cutoff).
@@ -321,28 +316,9 @@ def _add_track(rows: pd.DataFrame, config: Config, model: ExpectedModel) -> pd.D
                  & (~rows["reliable_improvement"] | rows["reliable_deterioration"])
                  & (rows["clinical_first"].astype(bool) | ~cutoff.astype(bool)))
     fallback = rows["track_rule"].isin([FEW_COURSES, FEW_SIMILAR])
-    below = (rows["track_rule"] == EXPECTED) & judged["off_track"]
-    rows["not_on_track"] = (below & _corroborated(rows, below, config)
+    rows["not_on_track"] = ((rows["track_rule"] == EXPECTED) & judged["off_track"]
                             | fallback & published).astype(bool)
     return rows
-
-
-def _corroborated(rows: pd.DataFrame, below: pd.Series, config: Config) -> pd.Series:
-    """Whether a measure below the band counts: the client's only measure judged by the model,
-    or another judged measure of theirs is below the band too, or it is below the band by more
-    than `expected_response.noise_z` standard errors of measurement (the reliable-change
-    threshold / (1.96 x sqrt 2))."""
-    judged = rows["track_rule"] == EXPECTED
-    n_judged = judged.groupby(rows["client_id"], sort=False).transform("sum")
-    n_below = below.groupby(rows["client_id"], sort=False).transform("sum")
-    higher = rows["measure"].map({k: m.higher_is_better
-                                  for k, m in config.all_measures().items()}).astype(bool)
-    worse_by = np.where(higher, rows["expected"] - rows["latest_score"],
-                        rows["latest_score"] - rows["expected"])
-    sem = rows["threshold"].to_numpy(dtype=float) / (Z_CRITICAL * np.sqrt(2))
-    with np.errstate(invalid="ignore"):
-        clear = worse_by > config.expected_response.noise_z * sem + TOLERANCE
-    return (n_judged <= 1) | (n_below >= 2) | pd.Series(clear, index=rows.index)
 
 
 def _empty() -> pd.DataFrame:

@@ -91,9 +91,6 @@ class ExpectedResponse(_Strict):
     intake_window: float = Field(0.1, gt=0, le=1, description="similar intake: within this "
                                  "share of the measure's range")
     first_session: int = Field(3, ge=2, description="first session judged by the model")
-    noise_z: float = Field(1.645, ge=0, description="a measure below the band while the "
-                           "client's other judged measures are not counts only when this many "
-                           "standard errors of measurement below it (0: always counts)")
 
 
 class Agenda(_Strict):
