@@ -62,7 +62,8 @@ def clinic():
     records = history()
     records += course("A", [18, 17, 16, 15, 14, 14, 13], start=pd.Timestamp("2026-06-01"))
     records += course("B", [18, 17, 16, 16, 15, 15, 14], start=pd.Timestamp("2026-06-01"))
-    records += course("E", [18, 27], start=pd.Timestamp("2026-07-06"))  # session 2: too early
+    records += course("E", [18], start=pd.Timestamp("2026-07-13"))  # the intake: too early
+    records += course("G", [18, 27], start=pd.Timestamp("2026-07-06"))  # session 2: judged
     records += course("F", [5, 9, 9, 9, 9, 9, 9])  # intake 5: no similar clients
     return run(records)
 
@@ -104,6 +105,12 @@ def test_the_clients_own_course_never_counts():
 def test_too_early_and_dissimilar_clients(clinic):
     e = outcome(clinic, "E")
     assert e["track_rule"] == "too_early" and not e["not_on_track"]
+    # judged from session 2 (first_session 2, as OQ-Analyst and the ORS tools do): every
+    # other client who started at 18 was at 17 at session 2, so 27 is not on track
+    g = outcome(clinic, "G")
+    assert g["track_rule"] == "expected" and g["session"] == 2
+    assert g["expected"] == pytest.approx(17.0) and g["n_similar"] == 22
+    assert g["not_on_track"]
     f = outcome(clinic, "F")  # intake 5: below the clinical range, so no published flag either
     assert f["track_rule"] == "few_similar" and f["n_similar"] == 0
     assert not f["not_on_track"]

@@ -90,7 +90,7 @@ class ExpectedResponse(_Strict):
     min_similar: int = Field(10, ge=2, description="similar clients needed for a judgement")
     intake_window: float = Field(0.1, gt=0, le=1, description="similar intake: within this "
                                  "share of the measure's range")
-    first_session: int = Field(3, ge=2, description="first session judged by the model")
+    first_session: int = Field(2, ge=2, description="first session judged by the model")
 
 
 class Agenda(_Strict):
