@@ -290,6 +290,79 @@ def scores_of(rows: list[dict], key: str) -> list[tuple[pd.Timestamp, float]]:
     return [(d, best[d][1]) for d in sorted(best)]
 
 
+def numbered_scores_of(rows: list[dict], key: str) -> list[tuple[pd.Timestamp, float, int]]:
+    """(date, score, session counted from the first score) per session, as scores_of picks."""
+    best = {}
+    for r in rows:
+        if key in r and not math.isnan(r[key]):
+            rank = RATERS.index(r["rater"]) if r["rater"] in RATERS else len(RATERS)
+            if r["session_date"] not in best or rank < best[r["session_date"]][0]:
+                best[r["session_date"]] = (rank, r[key], int(r["session_number"]))
+    days = sorted(best)
+    if not days:
+        return []
+    first = best[days[0]][2]
+    return [(d, best[d][1], max(1, best[d][2] - first + 1)) for d in days]
+
+
+def band_of(session: int) -> int:
+    """The largest b with 2 ** (b / 2) <= session (half-octave bands)."""
+    b = 0
+    while 2 ** ((b + 1) / 2) <= session + 1e-9:
+        b += 1
+    return b
+
+
+def model_entries(by_client: dict, config) -> tuple[dict, dict]:
+    """Per measure: [(client, band, intake, latest score in that band)] over every course, and
+    the number of courses with two or more scores."""
+    entries, courses = defaultdict(list), defaultdict(int)
+    for c, rows in by_client.items():
+        for key in config.all_measures():
+            scores = numbered_scores_of(rows, key)
+            if not scores:
+                continue
+            courses[key] += len(scores) >= 2
+            last = {}
+            for _, value, session in scores:
+                last[band_of(session)] = value
+            entries[key] += [(c, b, scores[0][1], v) for b, v in last.items()]
+    return entries, courses
+
+
+def quantile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    position = q * (len(values) - 1)
+    lo = math.floor(position + 1e-9)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (position - lo) * (values[hi] - values[lo])
+
+
+def track(client, key, measure, scores, config, model) -> dict:
+    """The expected-response judgement of a client's latest score (see analysis.expected)."""
+    e = config.expected_response
+    entries, courses = model
+    out = {"expected": math.nan, "n_similar": 0, "similar_from": math.nan,
+           "similar_to": math.nan, "track_rule": "few_courses", "off_track": False}
+    if courses[key] < e.min_courses:
+        return out
+    intake, (_, latest, session) = scores[0][1], scores[-1]
+    if session < e.first_session:
+        return {**out, "track_rule": "too_early"}
+    width = e.intake_window * (measure.max - measure.min)
+    pool = [v for c, b, x, v in entries[key]
+            if c != client and b == band_of(session) and abs(x - intake) <= width + 1e-9]
+    if len(pool) < e.min_similar:
+        return {**out, "n_similar": len(pool), "track_rule": "few_similar"}
+    q = e.band if measure.higher_is_better else 1 - e.band
+    expected = quantile(pool, q)
+    worse = (latest < expected - 1e-9 if measure.higher_is_better else latest > expected + 1e-9)
+    return {"expected": expected, "n_similar": len(pool),
+            "similar_from": math.ceil(intake - width - 1e-9),
+            "similar_to": math.floor(intake + width + 1e-9), "track_rule": "expected",
+            "off_track": worse}
+
+
 def is_clinical(measure, score: float) -> bool:
     if measure.cutoff is None:
         return False
@@ -313,12 +386,13 @@ def reaches(amount: float, threshold: float, strict: bool) -> bool:
     return amount > threshold if strict else amount >= threshold - 1e-9
 
 
-def outcome_rows(client, viewer, rows, config, start, spread) -> list[dict]:
+def outcome_rows(client, viewer, rows, config, start, spread, model) -> list[dict]:
     out = []
     for key, measure in sorted(config.all_measures().items()):
         scores = scores_of(rows, key)
         if not scores:
             continue
+        judged = track(client, key, measure, numbered_scores_of(rows, key), config, model)
         (d0, first), (d1, last) = scores[0], scores[-1]
         threshold, strict = change_rule(key, measure, config, spread)
         better = 1.0 if measure.higher_is_better else -1.0
@@ -347,9 +421,15 @@ def outcome_rows(client, viewer, rows, config, start, spread) -> list[dict]:
             "reliable_improvement": improved, "reliable_deterioration": worse,
             "clinical_first": is_clinical(measure, first),
             "clinical_latest": is_clinical(measure, last),
-            "not_on_track": (not math.isnan(threshold)
-                             and len(scores) >= config.thresholds.not_on_track_sessions
-                             and (not improved or worse)),
+            "not_on_track": (
+                judged["off_track"] if judged["track_rule"] == "expected"
+                else judged["track_rule"] in ("few_courses", "few_similar")
+                and not math.isnan(threshold)
+                and len(scores) >= config.thresholds.not_on_track_sessions
+                and (not improved or worse)
+                and (measure.cutoff is None or is_clinical(measure, first))),
+            "session": numbered_scores_of(rows, key)[-1][2],
+            **{k: v for k, v in judged.items() if k != "off_track"},
             "threshold": threshold,
             "worst_date": worst[0] if worst else pd.NaT,
             "worst_score": worst[1] if worst else math.nan,
@@ -377,8 +457,10 @@ def kinds_of(view: dict) -> list[str]:
             kinds.append("trust_rupture" if e["sign"] == "trust_safety" else "rupture")
     if view["attendance"]["dropout_risk"]:
         kinds.append("dropout")
-    if any(c["rater"] == "client" for c in view["concerns"]):
-        kinds.append("concern")
+    below = view["config"].thresholds.concern_below
+    if any(s["rater"] == "client" and s["n_period"] > 0
+           and (s["latest"] < below or s["mean_period"] < below) for s in view["signs"]):
+        kinds.append("concern")  # current: the latest client rating or the period mean
     kinds += ["gap" for g in view["gaps"] if g["flagged"]]
     if view["completeness"]["low"]:
         kinds.append("missing")
@@ -432,6 +514,7 @@ def reference(ratings: pd.DataFrame, config, start, end) -> dict[str, pd.DataFra
                 scores = scores_of(by_client[c], key)
                 if len(scores) >= 2:
                     spread[key].append(scores[0][1])
+    model = model_entries(by_client, config)
     views = []
     for c, v in plans:
         rows = [r for r in by_client[c] if r["session_date"] <= v["until"]]
@@ -445,7 +528,8 @@ def reference(ratings: pd.DataFrame, config, start, end) -> dict[str, pd.DataFra
                 "attendance": attendance_row(c, t, rows, config, start, end,
                                              v["role"] == "former"),
                 "completeness": completeness_row(c, t, rows, config, start),
-                "outcomes": outcome_rows(c, t, rows, config, start, spread)}
+                "outcomes": outcome_rows(c, t, rows, config, start, spread, model),
+                "config": config}
         if "handover" in v:
             view["handover"] = v["handover"]
         views.append(view)

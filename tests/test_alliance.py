@@ -30,6 +30,8 @@ from workbook.analysis.alliance import (
     summarise_gaps_by_client,
     summarise_signs,
 )
+from workbook.analysis.periods import Period
+from workbook.analysis.pipeline import analyse
 from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
 from workbook.data.config import Config, RuptureRule
 from workbook.data.errors import ParameterError
@@ -278,6 +280,37 @@ def test_concern_threshold_boundary():
         (2, TS, "client", 7.5), (2, EU, "therapist", 7.9)]
     assert list(out.session_date) == [day(2), day(2)]
     assert out.iloc[0].therapist_id == "T1"
+
+
+def test_a_concern_puts_a_client_on_the_discussion_list_only_while_it_is_current():
+    # A dips to 7 and comes back (a repaired possible rupture: a win); D dips by a point and
+    # comes back (mean 8); B's latest rating is 7; C's latest is 8 but the period mean 7.33.
+    # Every one of those ratings below 8 stays in the concerns (the sign sections).
+    df = frame(series("A", [9, 9, 9, 7, 9]), series("B", [8, 8, 8, 7]), series("C", [7, 7, 8]),
+               series("D", [8, 7, 8, 9]), series("E", [9, 9, 9, 9]))
+    result = analyse(df, CONFIG, Period(*EVER))
+    assert sorted(result.concerns["client_id"]) == ["A", "B", "C", "C", "D"]
+    listed = result.discussion.set_index("client_id")
+    assert sorted(listed.index) == ["B", "C"]
+    assert listed.at["B", "kinds"] == ["concern"]
+    assert listed.at["B", "reasons"] == ["Client ratings below 8 still current: Trust & safety "
+                                         "(latest 7, mean 7.8)"]
+    assert listed.at["C", "reasons"] == ["Client ratings below 8 still current: Trust & safety "
+                                         "(latest 8, mean 7.3)"]
+    assert result.wins.set_index("client_id").at["A", "kind"] == "repaired"
+
+
+def test_a_concern_counts_per_sign_and_only_for_the_clients_own_ratings():
+    # the therapist's 6 is no concern for the list; the client's 7 on empathy is current
+    # although trust & safety came back
+    df = frame(series("A", [9, 7, 9]), series("A", [8, 8, 7], sign=EU),
+               series("A", [6, 6, 6], sign=EU, rater="therapist"),
+               series("B", [9, 9, 9]), series("B", [6, 6, 6], sign=EU, rater="therapist"))
+    listed = analyse(df, CONFIG, Period(*EVER)).discussion.set_index("client_id")
+    assert "concern" in listed.at["A", "kinds"]
+    assert listed.at["A", "reasons"][listed.at["A", "kinds"].index("concern")] == (
+        "Client ratings below 8 still current: Empathy & understanding (latest 7, mean 7.7)")
+    assert "concern" not in listed["kinds"].get("B", [])
 
 
 def test_empty_outputs_keep_their_columns():

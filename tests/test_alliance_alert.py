@@ -72,7 +72,8 @@ def test_the_alert_ranks_after_ruptures_and_before_dropout():
     table = rank_discussion(
         outcomes=empty.assign(category=[], not_on_track=[], worse_in_period=[]),
         ruptures=empty.assign(status=[], sign=[]), attendance=attendance,
-        concerns=empty.assign(rater=[]), gaps=empty.assign(flagged=[]),
+        signs=empty.assign(rater=[], sign=[], n_period=[], latest=[], mean_period=[]),
+        gaps=empty.assign(flagged=[]),
         completeness=empty.assign(low=[]), concern_below=8, alliance_alerts=alerts)
     assert table["client_id"].tolist() == ["C0", "C9"]
     assert table.loc[0, "top_reason"] == "Alliance alert (SRS)"

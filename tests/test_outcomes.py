@@ -120,7 +120,12 @@ def test_single_score_has_no_change():
 def test_not_on_track_threshold_from_config():
     config = parse_config({"thresholds": {"not_on_track_sessions": 3}})
     out = summarise_outcomes(CASELOAD, config, END)
-    assert bool(row(out, "C", "phq9")["not_on_track"])  # harmed after 3 scores now counts
+    # harmed after 3 scores, but the published fallback (a caseload far too small for the
+    # expected-response model) judges only clients who started in the clinical range
+    assert row(out, "C", "phq9")["track_rule"] == "few_courses"
+    assert not row(out, "C", "phq9")["not_on_track"]
+    both = frame(weekly("X", "phq9", [12, 12, 15]))
+    assert bool(row(summarise_outcomes(both, config, END), "X", "phq9")["not_on_track"])
     config = parse_config({"thresholds": {"not_on_track_sessions": 5}})
     out = summarise_outcomes(CASELOAD, config, END)
     assert not row(out, "B", "phq9")["not_on_track"]  # only 4 scores

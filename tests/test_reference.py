@@ -78,8 +78,13 @@ def caseloads(draw):
     else:
         start = pd.Timestamp(f"{month}-01")
         period = Period(start, start + pd.offsets.MonthEnd(0))
-    config = parse_config({"scale": {"min": scale[0], "max": scale[1]}, "measures": EXTRA})
-    return records, config, period
+    settings = {"scale": {"min": scale[0], "max": scale[1]}, "measures": EXTRA}
+    if draw(st.booleans()):  # the expected-response model on a small clinic
+        settings["expected_response"] = {
+            "min_courses": draw(st.integers(2, 4)), "min_similar": draw(st.integers(2, 3)),
+            "intake_window": draw(st.sampled_from([0.05, 0.2, 1.0])),
+            "first_session": draw(st.integers(2, 4)), "band": draw(st.sampled_from([0.25, 0.4]))}
+    return records, parse_config(settings), period
 
 
 def canonical(frame: pd.DataFrame, name: str) -> pd.DataFrame:

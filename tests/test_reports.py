@@ -335,9 +335,33 @@ def test_supervision_brief_of_thirty_clients_fits_on_two_pages(tmp_path, render)
         assert len(cut.clients) >= 25 and len(cut.discussion) >= 10 and len(cut.wins) >= 10
         brief = render("supervision", analysis, provenance, therapist_id=therapist)
         assert len(brief.reader.pages) <= 2, f"brief for {therapist}: {len(brief.reader.pages)}"
-        # shortened, but every client to discuss and every client with a win is still named
-        for client in {*cut.discussion["client_id"], *cut.wins["client_id"]}:
+        # the weightiest 5 (agenda.lead_clients) in full, in rank order; the rest in one line
+        # counting them by their weightiest reason; every client with a win still named
+        lead = list(cut.discussion["client_id"].iloc[:5])
+        items = re.findall(r'<ol class="discussion">(.*?)</ol>', brief.html, re.S)[0]
+        assert re.findall(r"<li><strong>(.*?)</strong>", items) == lead
+        rest = cut.discussion.iloc[5:]
+        counts = rest["top_reason"].value_counts()
+        line = brief.squashed
+        assert squash_(f"{len(rest)} more clients on the list, by their weightiest reason:") in line
+        for title, n in counts.items():
+            assert squash_(f"{n} {title[0].lower() + title[1:]}") in line
+        for client in {*cut.wins["client_id"]}:
             assert brief.pdf_has(client), client
+
+
+def test_the_caseload_report_leads_with_the_configured_number_of_clients(example, render):
+    config = example.config.model_copy(update={"agenda": example.config.agenda.model_copy(
+        update={"lead_clients": 2})})
+    analysis = analyse(example.ratings, config, example.period)
+    cut = analysis.select(therapist_id="T01")
+    report = render("therapist", analysis, example.provenance, therapist_id="T01")
+    rows = report.table("Rank")
+    assert [r["Client"] for r in rows] == list(cut.discussion["client_id"].iloc[:2])
+    rest = cut.discussion.iloc[2:]
+    assert squash_(f"Also on the list ({len(rest)}, in order): "
+                  + ", ".join(f"{r.client_id} ({r.top_reason.lower()})"
+                              for r in rest.itertuples())) in report.squashed
 
 
 def test_report_page_counts_of_the_example(get):

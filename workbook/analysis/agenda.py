@@ -2,9 +2,11 @@
 
 Reasons weigh in this order (DESIGN.md): reliable deterioration or harm; an unrepaired or open
 possible rupture on trust & safety; other unrepaired or open possible ruptures; alliance alert
-(SRS below its cutoff or falling, from analysis.alliance_alert); dropout risk;
-not on track; concern ratings; perspective gap; missing ratings. A client ranks above another when
-their weightiest reason is weightier; ties go to the next reason, then to the client ID.
+(SRS below its cutoff or falling, from analysis.alliance_alert); dropout risk; not on track;
+concern ratings (while current: the client's latest rating on the sign in the period, or their
+period mean, below the threshold); perspective gap; missing ratings. A client ranks above
+another when their weightiest reason is weightier; ties go to the next reason, then to the
+client ID.
 
 A row is one view of a client (`workbook.analysis.handover`): a handed-over client can be on
 both therapists' lists, each from what that therapist may see, with a last line naming the
@@ -17,7 +19,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from workbook.data.signs import SIGN_LABELS
+from workbook.analysis.expected import EXPECTED, FEW_SIMILAR
+from workbook.data.signs import SIGN_KEYS, SIGN_LABELS
 
 REASON_ORDER = (
     "deterioration",
@@ -44,21 +47,23 @@ REASON_TITLES = {
 NOTE_KINDS = ("handover",)
 DISCUSSION_COLUMNS = ["rank", "client_id", "therapist_id", "top_reason", "reasons", "kinds"]
 WIN_COLUMNS = ["client_id", "therapist_id", "kind", "text"]
+_SIGN_ORDER = {key: i for i, key in enumerate(SIGN_KEYS)}
 
 
 def rank_discussion(*, outcomes: pd.DataFrame, ruptures: pd.DataFrame,
-                    attendance: pd.DataFrame, concerns: pd.DataFrame, gaps: pd.DataFrame,
+                    attendance: pd.DataFrame, signs: pd.DataFrame, gaps: pd.DataFrame,
                     completeness: pd.DataFrame, concern_below: float,
                     alliance_alerts: pd.DataFrame | None = None,
                     handovers: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per client view (client and therapist) with at least one reason, ranked: rank,
-    reasons (plain words); `gaps` per client and sign."""
+    reasons (plain words); `signs` the per-sign summary (concerns count while current), `gaps`
+    per client and sign."""
     rows = [
         *_alliance_reasons(alliance_alerts),
         *_outcome_reasons(outcomes),
         *_rupture_reasons(ruptures),
         *_dropout_reasons(attendance),
-        *_concern_reasons(concerns, concern_below),
+        *_concern_reasons(signs, concern_below),
         *_gap_reasons(gaps),
         *_missing_reasons(completeness),
     ]
@@ -134,10 +139,20 @@ def _outcome_reasons(outcomes: pd.DataFrame) -> list[tuple]:
                          f"{r.worst_score:g} on {r.worst_date:%Y-%m-%d} (latest "
                          f"{r.latest_score:g})"))
         if r.not_on_track:
-            rows.append((r.client_id, r.therapist_id, "not_on_track",
-                         f"Not on track on {r.label} after {r.n_scores} scores "
-                         f"({r.first_score:g} → {r.latest_score:g}, no reliable improvement)"))
+            rows.append((r.client_id, r.therapist_id, "not_on_track", _track_text(r)))
     return rows
+
+
+def _track_text(r) -> str:
+    """Why a measure is not on track, in plain words (see workbook.analysis.expected)."""
+    if r.track_rule == EXPECTED:
+        return (f"Not on track on {r.label}: {r.latest_score:g} at session {r.session}; "
+                f"clients who started near {r.first_score:g} ({r.similar_from:g}–"
+                f"{r.similar_to:g}) are usually at {round(r.expected, 1):g} or better by now "
+                f"({r.n_similar} similar clients in this clinic)")
+    why = ": too few similar clients" if r.track_rule == FEW_SIMILAR else ""  # else: About
+    return (f"Not on track on {r.label} after {r.n_scores} scores: {r.first_score:g} → "
+            f"{r.latest_score:g}, no reliable improvement (published rule{why})")
 
 
 def _rupture_reasons(ruptures: pd.DataFrame) -> list[tuple]:
@@ -168,29 +183,25 @@ def _dropout_reasons(attendance: pd.DataFrame) -> list[tuple]:
             for r in risky.itertuples(index=False)]
 
 
-def _concern_reasons(concerns: pd.DataFrame, concern_below: float) -> list[tuple]:
-    """One line per client view: their client ratings below the threshold in the period (a
-    plain loop over the rows: faster than pandas' grouping by two text keys)."""
-    own = concerns[concerns["rater"] == "client"]
-    if own.empty:
+def _concern_reasons(signs: pd.DataFrame, concern_below: float) -> list[tuple]:
+    """One line per client view whose concern is current on some sign: the client's latest
+    rating on it in the period, or their period mean, is below the threshold (a dip that came
+    back stays in the sign sections, and as a repair if it was a possible rupture)."""
+    own = signs[(signs["rater"] == "client") & (signs["n_period"] > 0)]
+    current = own[(own["latest"] < concern_below) | (own["mean_period"] < concern_below)]
+    if current.empty:
         return []
-    groups: dict[tuple, list] = {}
-    columns = (own[c].tolist() for c in ("client_id", "therapist_id", "sign", "score"))
-    for client, therapist, sign, score in zip(*columns, strict=True):
-        group = groups.get((client, therapist))
-        if group is None:
-            groups[client, therapist] = [1, {sign: None}, score]
-        else:
-            group[0] += 1
-            group[1].setdefault(sign, None)
-            group[2] = min(group[2], score)
-    rows = []
-    for (client, therapist), (n, signs, low) in sorted(groups.items()):
-        names = ", ".join(SIGN_LABELS[s] for s in signs)
-        rows.append((client, therapist, "concern",
-                     f"{n} client rating{'s' if n != 1 else ''} below {concern_below:g} "
-                     f"({names}); lowest {low:g}"))
-    return rows
+    current = current.assign(order=current["sign"].map(_SIGN_ORDER))
+    current = current.sort_values(["client_id", "therapist_id", "order"], kind="stable")
+    groups: dict[tuple, list[str]] = {}
+    columns = (current[c].tolist() for c in ("client_id", "therapist_id", "sign", "latest",
+                                              "mean_period"))
+    for client, therapist, sign, latest, mean in zip(*columns, strict=True):
+        groups.setdefault((client, therapist), []).append(
+            f"{SIGN_LABELS[sign]} (latest {latest:g}, mean {mean:.1f})")
+    return [(client, therapist, "concern",
+             f"Client ratings below {concern_below:g} still current: " + ", ".join(parts))
+            for (client, therapist), parts in groups.items()]
 
 
 def _gap_reasons(gaps: pd.DataFrame) -> list[tuple]:

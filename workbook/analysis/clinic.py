@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from workbook.analysis.agenda import REASON_ORDER, REASON_TITLES
 from workbook.analysis.pipeline import Analysis
 from workbook.analysis.suppress import (
     COMPLEMENT,
@@ -43,6 +44,7 @@ class ClinicTables:
     outcome_columns: list[str]
     outcome_rows: list[dict]
     completeness_rows: list[dict]
+    flag_rows: list[dict] = field(default_factory=list)  # clients per reason of the list
     chart_months: pd.DataFrame = field(default_factory=pd.DataFrame)  # month, sign, mean
 
 
@@ -110,7 +112,8 @@ def publish_clinic(analysis: Analysis, ratings: pd.DataFrame) -> ClinicTables:
         therapist_columns=["Therapist", "Clients", *SIGN_LABELS.values()],
         therapist_rows=rows, outcome_columns=outcome_columns, outcome_rows=outcome_rows,
         completeness_rows=_completeness(current, clients >= threshold, threshold),
-        chart_months=_chart_months(months, threshold, fixed))
+        chart_months=_chart_months(months, threshold, fixed),
+        flag_rows=flag_rates(current, threshold))
 
 
 def _therapist_counts(analysis: Analysis, clients: int, threshold: int
@@ -214,6 +217,27 @@ def _figures(analysis: Analysis, current: Analysis, clients_text: object,
         ("clients at dropout risk", _count(int(att.loc[att["dropout_risk"], "client_id"]
                                                .nunique()), threshold)),
     ]
+
+
+def flag_rates(current: Analysis, threshold: int) -> list[dict]:
+    """Per reason of the discussion list: the clients with that reason (any line, not only the
+    weightiest) and their share of the clients seen; a count suppressed by its own value, a
+    share only beside a shown count over enough clients seen. Not on track also as a share of
+    the clients with an outcome measure."""
+    seen = current.attendance["client_id"].nunique()
+    kinds = current.discussion[["client_id", "kinds"]].explode("kinds")
+    measured = current.outcomes["client_id"].nunique()
+    rows = []
+    for kind in REASON_ORDER:
+        n = int(kinds.loc[kinds["kinds"] == kind, "client_id"].nunique())
+        shown = _count(n, threshold)
+        share = f"{n / seen:.0%}" if shown.isdigit() and seen >= threshold else "–"
+        of_measured = "–"
+        if kind == "not_on_track" and shown.isdigit() and measured >= threshold:
+            of_measured = f"{n / measured:.0%} of {measured} with a measure"
+        rows.append({"Reason": REASON_TITLES[kind], "Clients": shown,
+                     "Share of clients seen": share, "Note": of_measured})
+    return rows
 
 
 def _completeness(current: Analysis, enough: bool, threshold: int) -> list[dict]:

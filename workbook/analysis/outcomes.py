@@ -19,11 +19,17 @@ Readings where the design is silent or loose:
   and `worse_in_period` says whether it is a reliable worsening from the first score by the
   measure's rule, even when the latest score is back.
 - With a single score there is no change yet: change, rci are NaN and category None.
-- Not on track (DESIGN.md: "after 4 or more sessions with the measure, no reliable improvement,
-  or any reliable deterioration"): n_scores >= thresholds.not_on_track_sessions and, first vs
-  latest score, no reliable improvement or a reliable deterioration (the second implies the
-  first; deterioration is also shown by the category). It is False for a measure without a
-  reliable-change threshold, where improvement cannot be judged.
+- Not on track (issue 15): from the expected treatment response of similar clients in the
+  clinic's own history (`workbook.analysis.expected`; `session` is the latest score's session
+  counted from the intake, `expected` the lower band, `n_similar` the other clients it is drawn
+  from, `similar_from`/`similar_to` their intake range, `track_rule` how the row was judged).
+  Where the model cannot judge (too few courses on the measure, or too few similar clients:
+  `track_rule` few_courses / few_similar), the published rule instead, limited to clients who
+  started in the clinical range (all clients for a measure without a cutoff): n_scores >=
+  thresholds.not_on_track_sessions and, first vs latest score, no reliable improvement or a
+  reliable deterioration. Before `expected_response.first_session` it is False (too_early).
+  The model is fitted on the current views of these rows (`model` passes it on, so a former
+  therapist's view is judged against the same clinic history, never the client's own).
 - clinical_first / clinical_latest follow `Measure.is_clinical` (False without a cutoff).
 - therapist_id is the client's therapist at their latest session up to `end`, any measure.
 """
@@ -42,6 +48,14 @@ from workbook.analysis.change import (
     clinical_mask,
     published_change,
 )
+from workbook.analysis.expected import (
+    EXPECTED,
+    FEW_COURSES,
+    FEW_SIMILAR,
+    ExpectedModel,
+    fit_expected,
+    judge_rows,
+)
 from workbook.data.columns import RATERS
 from workbook.data.config import Config
 
@@ -50,6 +64,7 @@ OUTCOME_COLUMNS = (
     "latest_date", "latest_score", "n_scores", "change", "rci", "category",
     "reliable_improvement", "reliable_deterioration", "clinical_first", "clinical_latest",
     "not_on_track", "method", "threshold", "worst_date", "worst_score", "worse_in_period",
+    "session", "expected", "n_similar", "similar_from", "similar_to", "track_rule",
 )
 NO_PAIRS = "Jacobson & Truax: too few clients with two scores for a pre-treatment SD"
 
@@ -65,18 +80,20 @@ def _rater_rank(rater: pd.Series) -> np.ndarray:
 def _stack_scores(frame: pd.DataFrame, keys: list[str], codes: np.ndarray,
                   days: np.ndarray, keep: np.ndarray) -> dict[str, np.ndarray]:
     """Every non-blank measure value in the kept rows as parallel arrays (client code, measure
-    index, day, value), sorted by client, measure, day, rater rank, value."""
+    index, day, value, session number), sorted by client, measure, day, rater rank, value."""
     values = {key: frame[key].to_numpy(dtype=float, na_value=np.nan) for key in keys}
+    number = frame["session_number"].to_numpy(dtype=np.int64)
     has = {key: keep & ~np.isnan(v) for key, v in values.items()}
     scored = np.flatnonzero(np.logical_or.reduce(list(has.values())))
     rank = np.zeros(len(frame), dtype=np.int64)
     rank[scored] = _rater_rank(frame["rater"].take(scored))  # only rows with a score
     parts = [(codes[has[key]], np.full(has[key].sum(), m), days[has[key]], rank[has[key]],
-              values[key][has[key]]) for m, key in enumerate(keys)]
-    client, measure, day, rank, value = (np.concatenate(p) for p in zip(*parts, strict=True))
+              values[key][has[key]], number[has[key]]) for m, key in enumerate(keys)]
+    client, measure, day, rank, value, number = (np.concatenate(p)
+                                                 for p in zip(*parts, strict=True))
     order = _order(client, measure, day, rank, value, n_measures=len(keys))
     return {"client": client[order], "measure": measure[order], "date": day[order],
-            "value": value[order]}
+            "value": value[order], "number": number[order]}
 
 
 def _order(client: np.ndarray, measure: np.ndarray, day: np.ndarray, rank: np.ndarray,
@@ -97,10 +114,11 @@ def _order(client: np.ndarray, measure: np.ndarray, day: np.ndarray, rank: np.nd
 
 
 def _first_last(scores: dict[str, np.ndarray], start_day: int,
-                worse_sign: np.ndarray) -> pd.DataFrame:
+                worse_sign: np.ndarray) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """One row per client and measure: first and latest date and score, number of sessions,
-    and the score dated on or after `start_day` furthest from the first in the worse direction
-    (`worse_sign` per measure index: +1 when a higher score is worse, -1 when lower)."""
+    the latest score's session counted from the first, and the score dated on or after
+    `start_day` furthest from the first in the worse direction (`worse_sign` per measure index:
+    +1 when a higher score is worse, -1 when lower); and the one score per session picked."""
     c, m, d = scores["client"], scores["measure"], scores["date"]
     new_session = np.ones(len(c), dtype=bool)
     new_session[1:] = (c[1:] != c[:-1]) | (m[1:] != m[:-1]) | (d[1:] != d[:-1])
@@ -108,6 +126,8 @@ def _first_last(scores: dict[str, np.ndarray], start_day: int,
     start = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (m[1:] != m[:-1])])
     end = np.r_[start[1:], len(c)] - 1
     group = np.repeat(np.arange(len(start)), end - start + 1)
+    number = scores["number"][new_session]
+    session = np.maximum(number - number[start][group] + 1, 1)
     worse = np.where(d >= start_day, (v - v[start][group]) * worse_sign[m], -np.inf)
     order = np.lexsort((d, -worse, group))  # per group: the worst first, the earliest on ties
     pick = order[np.searchsorted(group[order], np.arange(len(start)))]
@@ -121,7 +141,9 @@ def _first_last(scores: dict[str, np.ndarray], start_day: int,
         "n_scores": (end - start + 1).astype(np.int64),
         "worst_date": np.where(in_period, _days(d[pick]), np.datetime64("NaT", "ns")),
         "worst_score": np.where(in_period, v[pick], np.nan),
-    })
+        "session": session[end],
+    }), {"client": c, "measure": m, "date": d, "value": v, "session": session,
+         "intake": v[start][group]}
 
 
 def _days(days: np.ndarray) -> np.ndarray:
@@ -214,11 +236,13 @@ def _jt_change(paired: pd.DataFrame, measure, threshold: float,
 
 def summarise_outcomes(ratings: pd.DataFrame, config: Config, end: pd.Timestamp,
                        start: pd.Timestamp | None = None,
-                       spread: dict[str, tuple[float, int]] | None = None) -> pd.DataFrame:
+                       spread: dict[str, tuple[float, int]] | None = None,
+                       model: ExpectedModel | None = None) -> pd.DataFrame:
     """One row per client and measure scored on or before `end` (columns: OUTCOME_COLUMNS),
     sorted by client_id and measure key. `start` opens the period searched for a worsening at
     any time (default: all scores); `spread` gives each Jacobson & Truax measure's clinic SD
-    and n (default: measured on these rows). `attrs["spread"]` holds the spread used."""
+    and n, `model` the expected-response model (defaults: measured on these rows).
+    `attrs["spread"]` and `attrs["model"]` hold the ones used."""
     measures = config.all_measures()
     keys = sorted(k for k in measures if k in ratings.columns)
     keep = (ratings["session_date"] <= pd.Timestamp(end)).to_numpy()
@@ -232,21 +256,69 @@ def summarise_outcomes(ratings: pd.DataFrame, config: Config, end: pd.Timestamp,
     start_day = (np.iinfo(np.int64).min if start is None
                  else int(np.datetime64(pd.Timestamp(start).normalize(), "D").astype(np.int64)))
     worse_sign = np.array([-1.0 if measures[k].higher_is_better else 1.0 for k in keys])
-    rows = _first_last(scores, start_day, worse_sign)
+    rows, picked = _first_last(scores, start_day, worse_sign)
     therapists = _latest_therapists(ratings, codes, days, keep)
-    rows.insert(0, "client_id", np.asarray(clients, dtype=object)[rows["client"]])
+    ids = np.asarray(clients, dtype=object)
+    rows.insert(0, "client_id", ids[rows["client"]])
     rows.insert(1, "therapist_id", therapists.reindex(rows["client"]).to_numpy())
     rows["measure"] = np.asarray(keys, dtype=object)[rows["measure"]]
     rows["label"] = rows["measure"].map({k: m.label for k, m in measures.items()})
     if spread is None:
         spread = {k: measure_spread(rows, k) for k in keys if measures[k].reliable_change is None}
+    if model is None:
+        model = fit_expected(_score_frame(picked, ids, keys))
     rows = _add_change(rows, config, spread)
-    rows["not_on_track"] = (rows["threshold"].notna()
-                            & (rows["n_scores"] >= config.thresholds.not_on_track_sessions)
-                            & (~rows["reliable_improvement"] | rows["reliable_deterioration"]))
+    rows = _add_track(rows, config, model)
     out = rows[list(OUTCOME_COLUMNS)].reset_index(drop=True)
     out.attrs["spread"] = spread
+    out.attrs["model"] = model
     return out
+
+
+def fit_outcome_model(ratings: pd.DataFrame, config: Config,
+                      end: pd.Timestamp) -> ExpectedModel:
+    """The expected-response model from every course in `ratings` up to `end` (all clients,
+    finished courses too; see workbook.analysis.expected)."""
+    measures = config.all_measures()
+    keys = sorted(k for k in measures if k in ratings.columns)
+    keep = (ratings["session_date"] <= pd.Timestamp(end)).to_numpy()
+    if not keys or not keep.any():
+        return ExpectedModel({}, {})
+    codes, clients = pd.factorize(ratings["client_id"], sort=True)
+    days = ratings["session_date"].to_numpy("datetime64[D]").astype(np.int64)
+    scores = _stack_scores(ratings, keys, codes, days, keep)
+    if len(scores["client"]) == 0:
+        return ExpectedModel({}, {})
+    worse_sign = np.ones(len(keys))
+    _, picked = _first_last(scores, np.iinfo(np.int64).min, worse_sign)
+    return fit_expected(_score_frame(picked, np.asarray(clients, dtype=object), keys))
+
+
+def _score_frame(picked: dict[str, np.ndarray], ids: np.ndarray, keys: list[str]
+                 ) -> pd.DataFrame:
+    """The picked scores (one per client, measure and session) as a frame for the model."""
+    return pd.DataFrame({"client_id": ids[picked["client"]],
+                         "measure": np.asarray(keys, dtype=object)[picked["measure"]],
+                         "date": picked["date"], "session": picked["session"],
+                         "value": picked["value"], "intake": picked["intake"]})
+
+
+def _add_track(rows: pd.DataFrame, config: Config, model: ExpectedModel) -> pd.DataFrame:
+    """Not on track: the expected-response model where it judges, else the published rule for
+    clients who started in the clinical range (all clients without a cutoff)."""
+    judged = judge_rows(rows, model, config)
+    for column in ("expected", "n_similar", "similar_from", "similar_to", "track_rule"):
+        rows[column] = judged[column]
+    cutoff = rows["measure"].map({k: m.cutoff is not None
+                                  for k, m in config.all_measures().items()})
+    published = (rows["threshold"].notna()
+                 & (rows["n_scores"] >= config.thresholds.not_on_track_sessions)
+                 & (~rows["reliable_improvement"] | rows["reliable_deterioration"])
+                 & (rows["clinical_first"].astype(bool) | ~cutoff.astype(bool)))
+    fallback = rows["track_rule"].isin([FEW_COURSES, FEW_SIMILAR])
+    rows["not_on_track"] = ((rows["track_rule"] == EXPECTED) & judged["off_track"]
+                            | fallback & published).astype(bool)
+    return rows
 
 
 def _empty() -> pd.DataFrame:
@@ -255,8 +327,11 @@ def _empty() -> pd.DataFrame:
     out = out.astype({"first_date": "datetime64[ns]", "latest_date": "datetime64[ns]",
                       "worst_date": "datetime64[ns]", "first_score": float,
                       "latest_score": float, "worst_score": float, "n_scores": np.int64,
-                      "change": float, "rci": float, "threshold": float})
+                      "change": float, "rci": float, "threshold": float,
+                      "session": np.int64, "expected": float, "n_similar": np.int64,
+                      "similar_from": float, "similar_to": float})
     out.attrs["spread"] = {}
+    out.attrs["model"] = ExpectedModel({}, {})
     bools = ["reliable_improvement", "reliable_deterioration", "clinical_first",
              "clinical_latest", "not_on_track", "worse_in_period"]
     return out.astype(dict.fromkeys(bools, bool))

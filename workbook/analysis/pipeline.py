@@ -25,7 +25,7 @@ from workbook.analysis.handover import (
     find_handovers,
     restore_views,
 )
-from workbook.analysis.outcomes import summarise_outcomes
+from workbook.analysis.outcomes import fit_outcome_model, summarise_outcomes
 from workbook.analysis.periods import Period
 from workbook.data.config import Config
 
@@ -114,13 +114,15 @@ def analyse(ratings: pd.DataFrame, config: Config | None = None,
         period = Period(ratings["session_date"].min(), ratings["session_date"].max())
     start, end = period.start, period.end
     upto = ratings[ratings["session_date"] <= end]
+    model = fit_outcome_model(upto, config, end)
     seen = upto.loc[upto["session_date"] >= start, "client_id"].unique()
     upto = upto[upto["client_id"].isin(seen)].reset_index(drop=True)
-    parts = _analyse_views(upto, config, start, end)
+    parts = _analyse_views(upto, config, start, end, model=model)
     handovers = find_handovers(upto, start, end)
     if (handovers["role"] == "former").any():
         former = _analyse_views(cut_former_views(upto, handovers), config, start, end,
-                                spread=parts["outcomes"].attrs["spread"])
+                                spread=parts["outcomes"].attrs["spread"],
+                                model=parts["outcomes"].attrs["model"])
         former["attendance"] = former["attendance"].assign(dropout_risk=False,
                                                            dropout_reason=None)
         parts = {name: _merge_views(parts[name], restore_views(former[name]))
@@ -128,7 +130,7 @@ def analyse(ratings: pd.DataFrame, config: Config | None = None,
     parts["alliance_alerts"] = find_alliance_alerts(upto, config, start, end)
     parts["discussion"] = rank_discussion(
         outcomes=parts["outcomes"], ruptures=parts["ruptures"], attendance=parts["attendance"],
-        concerns=parts["concerns"], gaps=parts["gaps"], completeness=parts["completeness"],
+        signs=parts["signs"], gaps=parts["gaps"], completeness=parts["completeness"],
         concern_below=config.thresholds.concern_below,
         alliance_alerts=parts["alliance_alerts"], handovers=handovers)
     parts["wins"] = list_wins(outcomes=parts["outcomes"], ruptures=parts["ruptures"])
@@ -136,7 +138,7 @@ def analyse(ratings: pd.DataFrame, config: Config | None = None,
 
 
 def _analyse_views(rows: pd.DataFrame, config: Config, start: pd.Timestamp, end: pd.Timestamp,
-                   spread: dict | None = None) -> dict[str, pd.DataFrame]:
+                   spread: dict | None = None, model=None) -> dict[str, pd.DataFrame]:
     """Every frame computed per view of a client, for these rows."""
     alliance = analyse_alliance(rows, config, start, end)
     return {
@@ -147,7 +149,8 @@ def _analyse_views(rows: pd.DataFrame, config: Config, start: pd.Timestamp, end:
         "client_gaps": alliance["gaps_by_client"],
         "attendance": summarise_attendance(rows, config, start, end),
         "completeness": summarise_completeness(rows, config, start, end),
-        "outcomes": summarise_outcomes(rows, config, end, start, spread=spread),
+        "outcomes": summarise_outcomes(rows, config, end, start, spread=spread,
+                                       model=model),
     }
 
 
@@ -170,7 +173,9 @@ def describe_rules(config: Config, outcomes: pd.DataFrame | None = None,
     r, t = config.rupture, config.thresholds
     rules = {
         "concern": f"A concern rating is a client rating below {t.concern_below:g} on the "
-                   f"{config.scale.min:g}–{config.scale.max:g} scale.",
+                   f"{config.scale.min:g}–{config.scale.max:g} scale; on the discussion list "
+                   "while current (the latest rating or the period mean on that sign below "
+                   "it).",
         "rupture": f"Possible rupture: a rating at least max({r.min_drop_points:g} points, "
                    f"{r.min_drop_sd:g} within-client SD) below the mean of the same rater's "
                    f"previous {r.baseline_ratings} ratings (at least {r.min_baseline_ratings} "
@@ -186,14 +191,44 @@ def describe_rules(config: Config, outcomes: pd.DataFrame | None = None,
         "dropout": f"Dropout risk: {t.dropout_no_shows} no-shows in a row, or more than "
                    f"{t.dropout_gap_days} days without an attended session when the latest "
                    "session was not attended.",
-        "not_on_track": f"Not on track: {t.not_on_track_sessions} or more scores on a measure "
-                        "with no reliable improvement, or any reliable deterioration.",
+        "not_on_track": _track_rule(config, outcomes),
         "handover": "After a handover the current therapist sees the whole course, marked; a "
                     "former therapist only the sessions up to the handover.",
     }
     if not handovers:
         rules.pop("handover")
     return rules
+
+
+def _track_rule(config: Config, outcomes: pd.DataFrame | None) -> str:
+    """Not on track: the expected treatment response, and the measures that fall back."""
+    e, t = config.expected_response, config.thresholds
+    text = ("Not on track: the latest score on a measure is worse than the expected-response "
+            "band, the score that only a share of "
+            f"{e.band:g} of similar clients in this clinic's own history did worse than at the "
+            f"same point of treatment (from session {e.first_session}; similar: other "
+            f"clients whose first score is within {e.intake_window:g} x the measure's range of "
+            f"the client's, at least {e.min_similar} of them). Where a measure has fewer than "
+            f"{e.min_courses} courses, or a client too few similar clients, the published rule "
+            f"instead: {t.not_on_track_sessions} or more scores with no reliable improvement, "
+            "or a reliable deterioration, for clients who started in the clinical range. "
+            "The expected response is read from every course in the data up to the period "
+            "end, finished ones included, never the client's own: each other client's latest "
+            "score in the same band of sessions (1, 2, 3, 4-5, 6-7, 8-11, 12-15, 16-22, ...), "
+            "counted from their first score. Limits: it describes this clinic's own clients "
+            "and treatments, not a norm; ongoing courses count with the scores they have so "
+            "far and short courses only in the sessions they reached; a flag is a prompt to "
+            "review the course, not a prediction.")
+    model = outcomes.attrs.get("model") if outcomes is not None else None
+    if model is None or outcomes is None or outcomes.empty:
+        return text
+    labels = config.all_measures()
+    for key in sorted(outcomes["measure"].unique()):
+        n = model.courses.get(key, 0)
+        how = ("expected response" if n >= e.min_courses
+               else f"published rule (too few courses: {e.min_courses} needed)")
+        text += f" {labels[key].label}: {n:,} course{'s' if n != 1 else ''}, {how}."
+    return text
 
 
 def _change_rule(config: Config, outcomes: pd.DataFrame | None) -> str:

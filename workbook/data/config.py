@@ -80,6 +80,25 @@ class Thresholds(_Strict):
     completeness_min: float = Field(0.8, ge=0, le=1, description="rated share flagged below")
 
 
+class ExpectedResponse(_Strict):
+    """Not on track from the expected treatment response (workbook.analysis.expected)."""
+
+    band: float = Field(0.25, gt=0, lt=0.5, description="share of similar clients doing worse "
+                        "than the lower band")
+    min_courses: int = Field(50, ge=2, description="courses (clients with 2+ scores) a measure "
+                             "needs for the model; fewer: the published rule")
+    min_similar: int = Field(10, ge=2, description="similar clients needed for a judgement")
+    intake_window: float = Field(0.1, gt=0, le=1, description="similar intake: within this "
+                                 "share of the measure's range")
+    first_session: int = Field(2, ge=2, description="first session judged by the model")
+
+
+class Agenda(_Strict):
+    """How many clients the brief and the caseload report show in full."""
+
+    lead_clients: int = Field(5, ge=1, description="clients shown in full; the rest in a line")
+
+
 class Privacy(_Strict):
     """What may appear in reports."""
 
@@ -109,6 +128,8 @@ class Config(_Strict):
     measures: dict[str, Measure] = Field(default_factory=dict, description="extra outcome measures")
     thresholds: Thresholds = Thresholds()
     rupture: RuptureRule = RuptureRule()
+    expected_response: ExpectedResponse = ExpectedResponse()
+    agenda: Agenda = Agenda()
     privacy: Privacy = Privacy()
     template_dir: Path | None = Field(None, description="folder of templates to brand reports")
     pdf_variant: Literal["pdf/a-3b", "pdf/a-2b", "pdf/ua-1", "none"] = Field(

@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from workbook.data.courses import (
+    draw_realistic_measures,
+    draw_realistic_ratings,
+    mark_dropouts,
+    plan_realistic,
+    truth_frame,
+)
 from workbook.data.errors import ParameterError
 from workbook.data.signs import SIGN_KEYS
 
@@ -99,17 +106,37 @@ class _Script:
 
 def generate_clinic(*, therapists: int = 8, clients_per_therapist: int = 10, weeks: int = 39,
                     seed: int = 0, end: date = date(2026, 10, 31), supervisors: int = 3,
-                    plant: bool = True) -> pd.DataFrame:
+                    plant: bool = True, courses: str = "simple") -> pd.DataFrame:
     """Return a synthetic clinic, one row per rating event, deterministic for `seed`.
 
     Sessions are weekly over `weeks` weeks ending on or before `end`. With `plant`, the
-    clients in PLANTED carry the patterns documented in data/examples/README.md.
+    clients in PLANTED carry the patterns documented in data/examples/README.md. `courses`
+    "realistic" draws outcome courses and dropouts from published base rates
+    (workbook.data.courses); "simple" is the example clinic's texture.
     """
+    return generate_clinic_and_truth(therapists=therapists,
+                                     clients_per_therapist=clients_per_therapist, weeks=weeks,
+                                     seed=seed, end=end, supervisors=supervisors, plant=plant,
+                                     courses=courses)[0]
+
+
+def generate_clinic_and_truth(*, therapists: int = 8, clients_per_therapist: int = 10,
+                              weeks: int = 39, seed: int = 0, end: date = date(2026, 10, 31),
+                              supervisors: int = 3, plant: bool = True,
+                              courses: str = "simple") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The clinic of `generate_clinic` and, beside it, each client's ground truth per measure
+    (workbook.data.courses.truth_frame; with "simple" courses: the outcome only)."""
     check_arguments(therapists, clients_per_therapist, weeks, supervisors)
+    if courses not in ("simple", "realistic"):
+        raise ParameterError(f"courses: expected simple or realistic, got {courses!r}")
     rng = np.random.default_rng(seed)
     sizes = size_caseloads(therapists, clients_per_therapist)
     therapist = np.repeat(np.arange(therapists), sizes)
     start, stop, lag = plan_courses(rng, len(therapist), weeks, weekday_lags(end))
+    plan = None
+    if courses == "realistic":
+        plan = plan_realistic(np.random.default_rng([seed, 2]), len(therapist), weeks)
+        start, stop = plan.start.copy(), plan.stop.copy()
     scripts: dict[int, _Script] = {}
     if plant:
         check_plantable(therapist, sizes, weeks)
@@ -117,9 +144,33 @@ def generate_clinic(*, therapists: int = 8, clients_per_therapist: int = 10, wee
     for idx, script in scripts.items():
         start[idx], stop[idx], lag[idx] = script.start, script.stop, planted_lag(end)
     sessions = draw_sessions(rng, start, stop)
+    if plan is not None:
+        apply_realistic(np.random.default_rng([seed, 3]), sessions, plan, start)
     for idx, script in scripts.items():
         apply_script(sessions, idx, script)
-    return assemble_frame(rng, sessions, therapist, lag, weeks, end, supervisors)
+    frame = assemble_frame(rng, sessions, therapist, lag, weeks, end, supervisors)
+    ids = make_ids("C", len(therapist), 4)
+    if plan is None:
+        plan = plan_realistic(np.random.default_rng([seed, 2]), len(therapist), weeks)
+        plan = replace(plan, course=np.full(len(therapist), -1), dropout=np.zeros(
+            len(therapist), dtype=bool))
+    truth = truth_frame(ids, plan, sessions.client, sessions.measures, sessions.week)
+    truth.loc[truth["client_id"].isin([ids[i] for i in scripts]), "course"] = "planted"
+    return frame, truth
+
+
+def apply_realistic(rng: np.random.Generator, sessions: _Sessions, plan, start: np.ndarray
+                    ) -> None:
+    """Replace the drawn measures, alliance ratings and course ends with the realistic ones."""
+    t = sessions.week - start[sessions.client]
+    sessions.attend = mark_dropouts(plan, sessions.client, t, sessions.attend)
+    sessions.measures = draw_realistic_measures(rng, plan, sessions.client, t)
+    sessions.client_rating, sessions.therapist_rating = draw_realistic_ratings(
+        rng, sessions.client, t, len(plan.course), len(SIGN_KEYS))
+    missed = sessions.attend != 0
+    sessions.client_rating[missed] = np.nan
+    sessions.therapist_rating[missed] = np.nan
+    sessions.measures[missed] = np.nan
 
 
 def check_arguments(therapists: int, clients_per_therapist: int, weeks: int,
@@ -425,6 +476,19 @@ def write_clinic(df: pd.DataFrame, path: str | Path) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
         write_format(df, tmp, suffix)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_truth(truth: pd.DataFrame, path: str | Path) -> Path:
+    """Write the ground truth beside the ratings, atomically, as CSV."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        truth.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -25,10 +25,11 @@ from workbook.views.charts import (
 )
 from workbook.views.svg import chart_to_svg
 
-# The supervision brief must fit on two pages: the first DETAILED_DISCUSSION clients get up to
-# DETAILED_REASONS lines each (the rest of their reasons named in one line), the others one line
-# of IDs; the first DETAILED_WINS wins get a line each, the other clients with wins one line.
-DETAILED_DISCUSSION = 8
+# The supervision brief must fit on two pages: the first `agenda.lead_clients` clients (config,
+# default 5) get up to DETAILED_REASONS lines each (the rest of their reasons named in one line),
+# the others one line counting them by their weightiest reason; the caseload report shows the
+# same first clients in full and the others in one line of IDs. The first DETAILED_WINS wins get
+# a line each, the other clients with wins one line.
 DETAILED_REASONS = 2
 DETAILED_WINS = 8
 REPORT_CHART_HEIGHT = 150  # two signs fit on an A4 page
@@ -110,8 +111,15 @@ def therapist_context(analysis: Analysis, therapist_id: str) -> dict:
     """Context of the caseload report for one therapist (analysis already cut to them)."""
     ctx = base_context(analysis, f"therapist {therapist_id}")
     ctx["figures"] = headline_figures(analysis)
+    lead = analysis.config.agenda.lead_clients
+    listed = analysis.discussion
     ctx["discussion"] = [{"Rank": r.rank, "Client": r.client_id, "Reasons": "; ".join(r.reasons)}
-                         for r in analysis.discussion.itertuples()]
+                         for r in listed.iloc[:lead].itertuples()]
+    rest = listed.iloc[lead:]
+    ctx["discussion_rest"] = (
+        f"Also on the list ({len(rest)}, in order): "
+        + ", ".join(f"{r.client_id} ({r.top_reason.lower()})" for r in rest.itertuples())
+        if len(rest) else "")
     ctx["signs"] = [_sign_section(analysis, sign) for sign in SIGNS]
     ctx["chart_key"] = CASELOAD_CHART_KEY
     ctx["ruptures"] = _rupture_rows(analysis.ruptures)
@@ -247,12 +255,9 @@ def supervision_context(analysis: Analysis, therapist_id: str) -> dict:
     items = [{"client": r.client_id, "top_reason": r.top_reason,
               "reasons": _brief_reasons(list(r.reasons), list(r.kinds))}
              for r in analysis.discussion.itertuples()]
-    ctx["discussion"] = items[:DETAILED_DISCUSSION]
-    rest = items[DETAILED_DISCUSSION:]
-    if rest:
-        ctx["discussion"].append({
-            "client": f"{len(rest)} more", "top_reason": "lower in the list",
-            "reasons": [", ".join(f"{i['client']} ({i['top_reason'].lower()})" for i in rest)]})
+    lead = analysis.config.agenda.lead_clients
+    ctx["discussion"] = items[:lead]
+    ctx["discussion_rest"] = summarise_rest(items[lead:])
     ctx["sign_changes"], fell = _sign_changes(analysis)
     ctx["handovers"] = _handover_rows(analysis.handovers)
     ctx["questions"] = [{"label": s.label, "questions": s.questions} for s in SIGNS
@@ -265,6 +270,18 @@ def supervision_context(analysis: Analysis, therapist_id: str) -> dict:
         ctx["wins"].append({"client": f"{n} more win{'s' if n != 1 else ''}",
                             "text": f"{', '.join(more)} (details in the caseload report)"})
     return ctx
+
+
+def summarise_rest(items: list[dict]) -> str:
+    """One line for the clients below the lead ones: how many, by their weightiest reason."""
+    if not items:
+        return ""
+    counts = pd.Series([i["top_reason"] for i in items]).value_counts(sort=False)
+    order = [t for t in REASON_TITLES.values() if t in counts.index]
+    parts = [f"{counts[t]} {t[0].lower() + t[1:]}" for t in order]
+    who = "client" if len(items) == 1 else "clients"
+    return (f"{len(items)} more {who} on the list, by their weightiest reason: "
+            f"{', '.join(parts)} (details in the caseload report).")
 
 
 def _brief_reasons(reasons: list[str], kinds: list[str]) -> list[str]:
@@ -319,4 +336,5 @@ def clinic_context(analysis: Analysis, ratings: pd.DataFrame) -> dict:
     ctx["therapist_rows"] = tables.therapist_rows
     ctx["outcome_columns"], ctx["outcome_rows"] = tables.outcome_columns, tables.outcome_rows
     ctx["completeness_rows"] = tables.completeness_rows
+    ctx["flag_rows"] = tables.flag_rows
     return ctx

@@ -330,6 +330,11 @@ def _add_example_data(sub: argparse._SubParsersAction) -> None:
                      help="last session date, YYYY-MM-DD (default 2026-10-31)")
     cmd.add_argument("--no-plant", dest="plant", action="store_false",
                      help="do not plant the documented example patterns")
+    cmd.add_argument("--courses", choices=("simple", "realistic"), default="simple",
+                     help="outcome courses: simple (the example clinic's texture) or realistic "
+                          "(published base rates, dropouts)")
+    cmd.add_argument("--truth", type=Path, help="also write each client's eventual outcome "
+                     "per measure to this CSV (kept beside the ratings, never in them)")
 
 
 def _source(text: str) -> str | Path:
@@ -383,19 +388,25 @@ def _iso_date(text: str) -> date:
 
 def run_example_data(args: argparse.Namespace) -> int:
     """`workbook example-data --out FILE`: generate and write a synthetic clinic."""
-    from workbook.data.example_data import generate_clinic, write_clinic
+    from workbook.data.example_data import generate_clinic_and_truth, write_clinic, write_truth
 
     if args.out.suffix.lower() not in (".csv", ".xlsx", ".parquet"):
         raise ParameterError(f"--out {args.out}: expected a .csv, .xlsx or .parquet file name")
-    if not args.out.parent.is_dir():
-        raise ParameterError(f"--out {args.out}: folder {args.out.parent} does not exist")
-    if args.out.is_dir():
-        raise OutputError(f"--out {args.out}: is a folder; expected a file name")
-    frame = generate_clinic(therapists=args.therapists,
-                            clients_per_therapist=args.clients_per_therapist,
-                            weeks=args.weeks, seed=args.seed, end=args.end, plant=args.plant)
+    for name, path in (("--out", args.out), ("--truth", args.truth)):
+        if path is not None and not path.parent.is_dir():
+            raise ParameterError(f"{name} {path}: folder {path.parent} does not exist")
+        if path is not None and path.is_dir():
+            raise OutputError(f"{name} {path}: is a folder; expected a file name")
+    if args.truth is not None and args.truth.suffix.lower() != ".csv":
+        raise ParameterError(f"--truth {args.truth}: expected a .csv file name")
+    frame, truth = generate_clinic_and_truth(
+        therapists=args.therapists, clients_per_therapist=args.clients_per_therapist,
+        weeks=args.weeks, seed=args.seed, end=args.end, plant=args.plant, courses=args.courses)
     write_clinic(frame, args.out)
     print(f"wrote {len(frame):,} rating rows to {args.out}")
+    if args.truth is not None:
+        write_truth(truth, args.truth)
+        print(f"wrote the eventual outcome of {len(truth):,} courses to {args.truth}")
     return 0
 
 
