@@ -362,3 +362,21 @@ def test_svg_from_a_reused_vega_compile_equals_a_fresh_conversion():
             labelled = chart_to_svg(spec, label='Chart of "C001" & <others>')
             assert labelled.startswith(
                 '<svg role="img" aria-label="Chart of &quot;C001&quot; &amp; &lt;others&gt;" ')
+
+
+def test_the_same_chart_draws_the_same_svg_whatever_was_drawn_before():
+    """Vega numbers colour-legend gradients by a counter of the process; a report's bytes must
+    not depend on the charts drawn before it (one report alone, or in a month's batch)."""
+    import altair as alt
+
+    def legend(values):
+        return alt.Chart(alt.Data(values=[{"x": i, "v": v} for i, v in enumerate(values)])
+                         ).mark_rect().encode(x="x:O", color="v:Q")
+
+    first = chart_to_svg(legend([1, 5, 9]))
+    other = chart_to_svg(legend([2, 3]))
+    again = chart_to_svg(legend([1, 5, 9]))
+    assert first == again and "gradient-" in first and "gradient_" not in first
+    ids = [set(re.findall(r'id="(gradient-[^"]+)"', svg)) for svg in (first, other)]
+    assert ids[0] and ids[1] and not ids[0] & ids[1]  # two charts in one page: two ids
+    assert all(f"url(#{i})" in first for i in ids[0])

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -110,4 +111,21 @@ def _clean(svg: str) -> str:
     svg = _INERT.sub("", svg)
     if "xlink:" not in svg.replace("xmlns:xlink", ""):
         svg = svg.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "", 1)
-    return svg
+    return _stable_ids(svg)
+
+
+_GRADIENT = re.compile(r"\bgradient_\d+\b")
+
+
+def _stable_ids(svg: str) -> str:
+    """Vega numbers gradients (a colour legend's) by a counter of the process: the same chart
+    came out as gradient_0 or gradient_3 depending on what was drawn before it (one report
+    alone or in a month's batch, a page drawn twice). Named instead from the SVG's own
+    content: the same for the same chart, and different charts inlined in one report do not
+    share an id."""
+    found = list(dict.fromkeys(_GRADIENT.findall(svg)))
+    if not found:
+        return svg
+    digest = hashlib.sha256(_GRADIENT.sub("gradient", svg).encode()).hexdigest()[:12]
+    names = {old: f"gradient-{digest}-{i}" for i, old in enumerate(found)}
+    return _GRADIENT.sub(lambda m: names[m.group(0)], svg)
