@@ -380,3 +380,22 @@ def test_the_same_chart_draws_the_same_svg_whatever_was_drawn_before():
     ids = [set(re.findall(r'id="(gradient-[^"]+)"', svg)) for svg in (first, other)]
     assert ids[0] and ids[1] and not ids[0] & ids[1]  # two charts in one page: two ids
     assert all(f"url(#{i})" in first for i in ids[0])
+
+
+def test_clip_paths_are_named_from_the_chart_not_the_process_counter():
+    """The same for clip paths (a mark with clip=true): clip8 or clip16 before."""
+    import altair as alt
+
+    def clipped(values):
+        return alt.Chart(alt.Data(values=[{"x": i, "y": v} for i, v in enumerate(values)])
+                         ).mark_line(clip=True).encode(
+            x="x:Q", y=alt.Y("y:Q", scale=alt.Scale(domain=[0, 5])))
+
+    first = chart_to_svg(clipped([1, 7, 3]))
+    other = chart_to_svg(clipped([2, 9]))
+    again = chart_to_svg(clipped([1, 7, 3]))
+    assert first == again and re.search(r'id="clip-[0-9a-f]{12}-0"', first)
+    assert not re.search(r'"clip\d+"|#clip\d+\)', first)
+    ids = [set(re.findall(r'<clipPath id="([^"]+)"', svg)) for svg in (first, other)]
+    assert ids[0] and ids[1] and not ids[0] & ids[1]
+    assert all(f"url(#{i})" in first for i in ids[0])

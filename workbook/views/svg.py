@@ -114,18 +114,23 @@ def _clean(svg: str) -> str:
     return _stable_ids(svg)
 
 
-_GRADIENT = re.compile(r"\bgradient_\d+\b")
+# Ids Vega numbers by a counter of the process: colour-legend gradients and clip paths
+# (marks with clip=true), where they are defined (id="...") and used (url(#...)).
+_COUNTED = re.compile(r'(?<=id=")(?:gradient_|clip)\d+(?=")|(?<=url\(#)(?:gradient_|clip)\d+'
+                      r'(?=\))')
 
 
 def _stable_ids(svg: str) -> str:
-    """Vega numbers gradients (a colour legend's) by a counter of the process: the same chart
-    came out as gradient_0 or gradient_3 depending on what was drawn before it (one report
-    alone or in a month's batch, a page drawn twice). Named instead from the SVG's own
-    content: the same for the same chart, and different charts inlined in one report do not
-    share an id."""
-    found = list(dict.fromkeys(_GRADIENT.findall(svg)))
+    """Vega numbers gradients (a colour legend's) and clip paths by a counter of the process:
+    the same chart came out as gradient_0 or gradient_3, clip8 or clip16, depending on what was
+    drawn before it (one report alone or in a month's batch, a page drawn twice). Named
+    instead from the SVG's own content: the same for the same chart, and different charts
+    inlined in one report do not share an id."""
+    found = list(dict.fromkeys(_COUNTED.findall(svg)))
     if not found:
         return svg
-    digest = hashlib.sha256(_GRADIENT.sub("gradient", svg).encode()).hexdigest()[:12]
-    names = {old: f"gradient-{digest}-{i}" for i, old in enumerate(found)}
-    return _GRADIENT.sub(lambda m: names[m.group(0)], svg)
+    bare = _COUNTED.sub(lambda m: m.group(0).rstrip("0123456789"), svg)
+    digest = hashlib.sha256(bare.encode()).hexdigest()[:12]
+    names = {old: f"{old.rstrip('0123456789').rstrip('_')}-{digest}-{i}"
+             for i, old in enumerate(found)}
+    return _COUNTED.sub(lambda m: names[m.group(0)], svg)
