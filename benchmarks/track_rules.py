@@ -136,11 +136,14 @@ def judge(outcomes: pd.DataFrame, picked: pd.DataFrame, end: pd.Timestamp,
     return out
 
 
-def monthly(ratings: pd.DataFrame, picked: pd.DataFrame, config: Config
-            ) -> tuple[dict[str, dict[str, float]], int]:
-    """Per rule: list share, signal rate (clients, courses), mean over the months."""
+def monthly(ratings: pd.DataFrame, picked: pd.DataFrame, config: Config, poor_keys: set
+            ) -> tuple[dict[str, dict[str, float]], int, float]:
+    """Per rule: list share, signal rate (clients, courses), the share of the flagged courses
+    that end with no reliable change or worse (`precision`) and of those courses flagged at
+    the month's end (`poor_flagged`), mean over the months; and the mean share of the courses
+    seen that end so."""
     sums: dict[str, dict[str, list[float]]] = {}
-    mismatches = 0
+    mismatches, poor_share = 0, []
     for period in months(ratings):
         a = analyse(ratings, config, period).current()
         seen = set(a.attendance["client_id"])
@@ -152,15 +155,21 @@ def monthly(ratings: pd.DataFrame, picked: pd.DataFrame, config: Config
         mismatches += int(flags["mismatch"].sum())
         in_seen = o["client_id"].isin(seen).to_numpy()
         clients = o.loc[in_seen, "client_id"]
+        base = o["client_id"].str.split(SEPARATOR, n=1).str[0]
+        poor = np.array([k in poor_keys for k in zip(base, o["measure"], strict=True)])
+        poor_share.append((poor & in_seen).sum() / max(in_seen.sum(), 1))
         for rule in flags.columns.drop(["could", "mismatch"]):
             hit = flags[rule].to_numpy() & in_seen
             listed = len((other | set(o.loc[hit, "client_id"])) & seen) / len(seen)
-            s = sums.setdefault(rule, {"listed": [], "signal": [], "signal_course": []})
+            s = sums.setdefault(rule, {"listed": [], "signal": [], "signal_course": [],
+                                       "precision": [], "poor_flagged": []})
+            s["precision"].append((hit & poor).sum() / max(hit.sum(), 1))
+            s["poor_flagged"].append((hit & poor).sum() / max((poor & in_seen).sum(), 1))
             s["listed"].append(listed)
             s["signal"].append(o.loc[hit, "client_id"].nunique() / max(clients.nunique(), 1))
             s["signal_course"].append(hit.sum() / max(in_seen.sum(), 1))
-    return {r: {k: float(np.mean(v)) for k, v in s.items()} for r, s in sums.items()}, \
-        mismatches
+    return ({r: {k: float(np.mean(v)) for k, v in s.items()} for r, s in sums.items()},
+            mismatches, float(np.mean(poor_share)))
 
 
 def weekly(ratings: pd.DataFrame, picked: pd.DataFrame, config: Config
@@ -195,11 +204,15 @@ def run_seed(seed: int, config: Config, folder: Path) -> tuple[pd.DataFrame, dic
                                              courses="realistic")
     ratings = load_ratings(write_clinic(frame, folder / f"clinic-{seed}.csv"))
     picked = picked_scores(ratings, config)
-    month, mis_m = monthly(ratings, picked, config)
-    before, ever, could, mis_w = weekly(ratings, picked, config)
     ended = truth[(truth["course"] != "planted") & (truth["last_week"] < WEEKS - 1)]
     poor = ended[ended["outcome"].isin(["no_change", "deteriorated"])]
     poor_keys = set(zip(poor["client_id"], poor["measure"], strict=True))
+    every = truth[(truth["course"] != "planted")
+                  & truth["outcome"].isin(["no_change", "deteriorated"])]
+    month, mis_m, poor_seen = monthly(ratings, picked, config,
+                                      set(zip(every["client_id"], every["measure"],
+                                              strict=True)))
+    before, ever, could, mis_w = weekly(ratings, picked, config)
     judgeable = poor_keys & could
     four = set(zip(*(poor.loc[poor["n_scores"] >= 4, c] for c in ("client_id", "measure")),
                    strict=True))
@@ -222,7 +235,7 @@ def run_seed(seed: int, config: Config, folder: Path) -> tuple[pd.DataFrame, dic
                      "recovered_flagged": len(recovered & ever[rule]) / len(recovered)})
     n = {"poor": len(poor_keys), "judgeable": len(judgeable), "four": len(four),
          "recovered": len(recovered), "clinical": len(clinical), "worse": len(worse),
-         "mismatch_months": mis_m, "mismatch_weeks": mis_w,
+         "mismatch_months": mis_m, "poor_seen": poor_seen, "mismatch_weeks": mis_w,
          "rows": len(ratings)}
     return pd.DataFrame(rows), n
 
@@ -248,20 +261,23 @@ def main(argv: list[str] | None = None) -> int:
                   f"{n['clinical']}, deteriorated n = {n['worse']}; recovered n = "
                   f"{n['recovered']}; rule band 0.25 "
                   f"differs from the package's flag in {n['mismatch_months']} month rows and "
-                  f"{n['mismatch_weeks']} week rows")
+                  f"{n['mismatch_weeks']} week rows; courses seen in a month that end (or "
+                  f"stand at the data's end) with no reliable change or worse: "
+                  f"{n['poor_seen']:.1%}")
             tables.append(table.assign(seed=seed))
     both = pd.concat(tables, ignore_index=True)
     print("| rule | " + " | ".join(f"seed {s}" for s in args.seeds) + " |")
     print("rule: listed / signal clients (courses) / caught (judgeable, 4+, clinical start, "
-          "deteriorated) "
-          "/ recovered")
+          "deteriorated) / recovered / flags on courses ending poorly / of those courses "
+          "flagged at a month's end")
     for rule, part in both.groupby("rule", sort=False):
         cells = []
         for r in part.itertuples(index=False):
             cells.append(f"{r.listed:.1%} / {r.signal:.1%} ({r.signal_course:.1%}) / "
                          f"{r.caught:.1%} ({r.caught_judgeable:.1%}, {r.caught_4plus:.1%}, "
                          f"{r.caught_clinical:.1%}, {r.caught_worse:.1%}) / "
-                         f"{r.recovered_flagged:.1%}")
+                         f"{r.recovered_flagged:.1%} / {r.precision:.1%} / "
+                         f"{r.poor_flagged:.1%}")
         ok = all(passes(r) for _, r in part.iterrows())
         print(f"| {rule} | " + " | ".join(cells) + f" | {'ALL FOUR' if ok else 'no'} |")
     return 0
