@@ -389,10 +389,17 @@ def _remove_unlisted(out: Path, manifest: dict, todo: list[Job],
 
 
 def _payload(job: Job, analysis: Analysis, ratings) -> tuple:
-    """What a worker needs: the analysis cut to the therapist, or the clinic's."""
+    """What a worker needs: the analysis cut to the therapist (its outcomes carrying the
+    expected-response model's course counts, which the report states, not its entries), or
+    the clinic's."""
     if job.kind == "clinic":
         return analysis, ratings
-    return analysis.select(therapist_id=job.therapist_id), None
+    cut = analysis.select(therapist_id=job.therapist_id)
+    outcomes = cut.outcomes.copy(deep=False)
+    model = outcomes.attrs.get("model")
+    if model is not None:
+        outcomes.attrs["model"] = model.counts_only()
+    return replace(cut, outcomes=outcomes), None
 
 
 def _warm_up_remote(engine: str = DEFAULT_PDF_ENGINE) -> None:
