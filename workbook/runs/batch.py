@@ -321,8 +321,10 @@ def _run_jobs(todo: list[Job], analysis: Analysis, ratings, provenance: Provenan
     remote = getattr(executor, "returns_bytes", False)
     fn, extra = ((_render_job_bytes, (read_templates(analysis.config.template_dir),)) if remote
                  else (_render_job, ()))
-    tasks = [Task(job.stem, fn, (job, _payload(job, analysis, ratings), provenance,
-                                 formats, str(out), *extra)) for job in todo]
+    # made one at a time as workers need them: the workers start before the first cut is
+    # made, and the cuts are not all held at once
+    tasks = (Task(job.stem, fn, (job, _payload(job, analysis, ratings), provenance,
+                                 formats, str(out), *extra)) for job in todo)
     bar = tqdm(total=len(todo), desc="reports", unit="report", disable=not progress)
     outcomes = executor.run(tasks)
     try:
