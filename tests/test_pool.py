@@ -108,8 +108,7 @@ def test_pool_size_bounds_the_processes(size):
 
 def test_tasks_are_made_as_workers_need_them_not_all_first():
     """The batch's tasks carry a report's data each: the pool takes them from the iterable one
-    at a time (at most one made ahead of the workers), and a task lost with its worker still
-    runs again."""
+    at a time (at most one made ahead of the workers)."""
     made: list[int] = []
     finished = 0
 

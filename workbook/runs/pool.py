@@ -120,6 +120,9 @@ class WorkerPool:
         workers: list[_Worker] = []
         context = multiprocessing.get_context("spawn")
         try:
+            # every worker starts now: handing the first its task waits until it has started
+            # up and reads it, and a second worker started after that would start that late
+            workers += [self._start(context) for _ in range(self.size if pending else 0)]
             while pending or any(w.task for w in workers):
                 self._hand_out(pending, workers, attempts, context)
                 busy = [w for w in workers if w.task is not None]
