@@ -104,3 +104,23 @@ def test_pool_size_bounds_the_processes(size):
     for _ in WorkerPool(size).run([Task(f"t{i}", slow_square, (i,)) for i in range(6)]):
         seen |= {p.pid for p in workers()}
     assert len(seen) == size
+
+
+def test_tasks_are_made_as_workers_need_them_not_all_first():
+    """The batch's tasks carry a report's data each: the pool takes them from the iterable one
+    at a time (at most one made ahead of the workers)."""
+    made: list[int] = []
+    finished = 0
+
+    def tasks():
+        for i in range(8):
+            made.append(i)
+            assert len(made) <= finished + 2 + 1, (made, finished)  # 2 workers, 1 ahead
+            yield Task(f"t{i}", slow_square, (i,))
+
+    outcomes = {}
+    for outcome in WorkerPool(2).run(tasks()):
+        finished += 1
+        outcomes[outcome.key] = outcome.value
+    assert outcomes == {f"t{i}": i * i for i in range(8)}
+    assert made == list(range(8))

@@ -321,8 +321,10 @@ def _run_jobs(todo: list[Job], analysis: Analysis, ratings, provenance: Provenan
     remote = getattr(executor, "returns_bytes", False)
     fn, extra = ((_render_job_bytes, (read_templates(analysis.config.template_dir),)) if remote
                  else (_render_job, ()))
-    tasks = [Task(job.stem, fn, (job, _payload(job, analysis, ratings), provenance,
-                                 formats, str(out), *extra)) for job in todo]
+    # made one at a time as workers need them: the workers start before the first cut is
+    # made, and the cuts are not all held at once
+    tasks = (Task(job.stem, fn, (job, _payload(job, analysis, ratings), provenance,
+                                 formats, str(out), *extra)) for job in todo)
     bar = tqdm(total=len(todo), desc="reports", unit="report", disable=not progress)
     outcomes = executor.run(tasks)
     try:
@@ -389,10 +391,17 @@ def _remove_unlisted(out: Path, manifest: dict, todo: list[Job],
 
 
 def _payload(job: Job, analysis: Analysis, ratings) -> tuple:
-    """What a worker needs: the analysis cut to the therapist, or the clinic's."""
+    """What a worker needs: the analysis cut to the therapist (its outcomes carrying the
+    expected-response model's course counts, which the report states, not its entries), or
+    the clinic's."""
     if job.kind == "clinic":
         return analysis, ratings
-    return analysis.select(therapist_id=job.therapist_id), None
+    cut = analysis.select(therapist_id=job.therapist_id)
+    outcomes = cut.outcomes.copy(deep=False)
+    model = outcomes.attrs.get("model")
+    if model is not None:
+        outcomes.attrs["model"] = model.counts_only()
+    return replace(cut, outcomes=outcomes), None
 
 
 def _warm_up_remote(engine: str = DEFAULT_PDF_ENGINE) -> None:

@@ -24,7 +24,6 @@ import shutil
 import socket
 import tempfile
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 
 from workbook._meta import TEMPLATES
 from workbook.data.errors import ClusterError, ParameterError
-from workbook.runs.pool import Outcome, Task
+from workbook.runs.pool import Outcome, Pending, Task
 
 CONNECT_SECONDS = 20
 PROBE_SECONDS = 5
@@ -93,7 +92,7 @@ class DaskExecutor:
     def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
         from distributed import as_completed
 
-        pending = deque(tasks)
+        pending = Pending(tasks)
         client = self._connect()
         futures: dict[Any, Task] = {}
         try:
@@ -118,7 +117,7 @@ class DaskExecutor:
             client.close()
 
     @staticmethod
-    def _top_up(client, pending: deque[Task], futures: dict[Any, Task], done,
+    def _top_up(client, pending: Pending, futures: dict[Any, Task], done,
                 run_id: str) -> None:
         """Keep as many tasks on the cluster as its workers have threads, no more: a worker
         then holds only the tasks it runs, so one that dies costs only those."""

@@ -58,6 +58,33 @@ class Executor(Protocol):
     def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]: ...
 
 
+class Pending:
+    """The tasks not yet handed out, taken from `tasks` one at a time, as they are needed (a
+    batch's task carries its report's data: made when a worker is about to need it, not all
+    before the first worker starts), with room at the front for tasks to run again. True while
+    any is left (looking makes the next one)."""
+
+    def __init__(self, tasks: Iterable[Task]) -> None:
+        self._source: Iterator[Task] = iter(tasks)
+        self._ready: deque[Task] = deque()
+
+    def __bool__(self) -> bool:
+        if not self._ready:
+            task = next(self._source, None)
+            if task is None:
+                return False
+            self._ready.append(task)
+        return True
+
+    def popleft(self) -> Task:
+        if not self:
+            raise IndexError("no task left")
+        return self._ready.popleft()
+
+    def appendleft(self, task: Task) -> None:
+        self._ready.appendleft(task)
+
+
 @dataclass
 class _Worker:
     process: multiprocessing.process.BaseProcess
@@ -88,11 +115,14 @@ class WorkerPool:
     lost: list[str] = field(default_factory=list)  # keys of tasks that lost a worker
 
     def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
-        pending: deque[Task] = deque(tasks)
+        pending = Pending(tasks)
         attempts: dict[str, int] = {}
         workers: list[_Worker] = []
         context = multiprocessing.get_context("spawn")
         try:
+            # every worker starts now: handing the first its task waits until it has started
+            # up and reads it, and a second worker started after that would start that late
+            workers += [self._start(context) for _ in range(self.size if pending else 0)]
             while pending or any(w.task for w in workers):
                 self._hand_out(pending, workers, attempts, context)
                 busy = [w for w in workers if w.task is not None]
@@ -111,7 +141,7 @@ class WorkerPool:
             for worker in workers:
                 worker.stop()
 
-    def _hand_out(self, pending: deque[Task], workers: list[_Worker],
+    def _hand_out(self, pending: Pending, workers: list[_Worker],
                   attempts: dict[str, int], context) -> None:
         """Give each idle worker a task, starting workers as needed (up to `size`)."""
         for dead in [w for w in workers if w.task is None and not w.process.is_alive()]:
@@ -156,7 +186,7 @@ class WorkerPool:
         return Outcome(task.key, error=f"{error_type}: {message}", error_type=error_type,
                        attempts=tries)
 
-    def _lost(self, worker: _Worker, pending: deque[Task],
+    def _lost(self, worker: _Worker, pending: Pending,
               attempts: dict[str, int]) -> Outcome | None:
         """A worker died holding a task: try the task again, or give up on it."""
         task, worker.task = worker.task, None
