@@ -46,9 +46,8 @@ import pandas as pd
 from workbook.data.config import Config
 from workbook.data.measures import Measure
 from workbook.data.signs import SIGN_COLOURS, SIGN_KEYS, SIGN_LABELS, get_sign
-from workbook.views.svg import chart_spec
+from workbook.views.svg import FONT, chart_spec
 
-FONT = "DejaVu Sans"
 WIDTH = 560  # plot area; axis titles and labels bring the chart to about 640 px
 HEIGHT = 240
 CONCERN_GREY = "#BBBBBB"

@@ -24,7 +24,7 @@ import vl_convert as vlc
 from workbook.views.measure_font import COVERED, MEASURE_FAMILY, measure_font_dir
 
 DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
-FONT = "DejaVu Sans"  # the charts' font (workbook.views.charts.FONT)
+FONT = "DejaVu Sans"  # the charts' font (workbook.views.charts configures it)
 _registered: set[str] = set()
 
 
