@@ -22,7 +22,7 @@ from workbook.runs.batch import BatchResult, render_month
 from workbook.runs.checks import check_codes, check_out_dir, file_part, inside
 
 if TYPE_CHECKING:
-    from workbook.views.widgets import CaseloadPanel
+    from workbook.views.app import CaseloadApp
 
 
 def _therapists(name: str, value: Any) -> list[str] | None:
@@ -103,18 +103,20 @@ def run_clinic_month(namespace: dict[str, Any]) -> BatchResult:
     return result
 
 
-def open_caseload_review(namespace: dict[str, Any]) -> CaseloadPanel:
-    """The caseload_review notebook: check its parameters, analyse the period and build the
-    filter panel (its `controls`, `charts` and `discussion_frame()` are the notebook's cells);
-    print the period, therapist and number of clients it shows."""
+def open_caseload_review(namespace: dict[str, Any]) -> CaseloadApp:
+    """The caseload_review notebook: check its parameters, load the ratings and build the app
+    (display it as the notebook's last cell). Only the caseloads the parameters allow are
+    reachable: one with only_therapist, a supervisor's supervisees, else all."""
     from workbook.views import filters
-    from workbook.views.widgets import CaseloadPanel
+    from workbook.views.app import CaseloadApp, open_caseloads
 
     params = filters.validate_parameters(namespace)
     settings = load_config(params.config)
+    if params.therapist_id:
+        check_codes("parameter therapist_id", [params.therapist_id], settings)
     ratings = load_ratings(params.data, settings)
-    review = analyse(ratings, settings, filters.choose_period(ratings, params))
-    panel = CaseloadPanel(review, therapist_id=params.therapist_id)
-    print(f"{review.period.label}: therapist {panel.state.therapist_id}, "
-          f"{len(panel.clients.options)} clients with a session in the period")
-    return panel
+    source = open_caseloads(ratings, settings, therapist_id=params.therapist_id,
+                            supervisor_id=params.supervisor_id,
+                            only_therapist=params.only_therapist,
+                            month=filters.choose_period(ratings, params))
+    return CaseloadApp(source, therapist_id=params.therapist_id)
