@@ -111,7 +111,7 @@ class CaseloadApp:
         self.agenda = ClickableHTML(layout=w.Layout(width="100%"))
         self.agenda.add_class("wb-agenda")
         self.course_head = ClickableHTML()
-        self.close_course = w.Button(description="Close course", icon="times")
+        self.close_course = w.Button(description="Close course")
         self.close_course.on_click(lambda _: self.show_course(None))
         self.course_views = {key: VegaView(key) for key in course_keys(self.source.config)}
         self.course = w.VBox([w.HBox([self.course_head, self.close_course]),
@@ -286,9 +286,10 @@ class CaseloadApp:
         from workbook.views.svg import chart_to_svg
 
         parts = [self.header.value, self.tiles.value, self.agenda.html]
-        for key, view in self.views.items():
+        for view in self.views.values():
             if view.layout.display != "none" and view.spec is not None:
-                parts.append(f'<figure class="wb-static-chart">{chart_to_svg(view.spec)}</figure>')
+                svg = chart_to_svg(view.spec)
+                parts.append(f'<figure class="wb-static-chart">{svg}</figure>')
         note = ('<p class="wb-note">A copy of the caseload review as it was when this notebook '
                 "ran; open it in JupyterLab with its kernel to use the filters.</p>")
         return f'<div class="wb-static">{note}{"".join(parts)}</div>'

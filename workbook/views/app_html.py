@@ -41,9 +41,8 @@ APP_CSS = """
 def title_html(therapist_id: str, period_label: str, shown: int, total: int) -> str:
     """The app's first line: whose caseload, which period, how many clients shown."""
     clients = f"{shown} of {total} clients" if shown != total else f"{total} clients"
-    return (f'<div class="wb-title">Caseload review: therapist {_e(therapist_id)}</div>'
-            f'<div class="wb-subtitle">{_e(period_label)} · {clients} with a session in the '
-            "period</div>")
+    return (f'<div class="wb-title">Therapist {_e(therapist_id)} · {_e(period_label)}</div>'
+            f'<div class="wb-subtitle">{clients} with a session in the period</div>')
 
 
 def tiles_html(figures: list[tuple[str, str]]) -> str:

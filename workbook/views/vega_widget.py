@@ -75,6 +75,10 @@ export default {
       el.dataset.key = model.get("key");
       el.dataset.version = version;
       const text = model.get("spec_json");
+      if (text === "null") {  // nothing to draw yet
+        el.dataset.rendered = version;
+        return;
+      }
       const { vegaEmbed } = await vegaReady();
       if (closed || String(model.get("version")) !== version) return;
       const host = document.createElement("div");
@@ -170,7 +174,11 @@ def _write_cache(path: Path, text: str) -> None:
 
 
 class VegaRuntime(anywidget.AnyWidget):
-    """vega-embed for the page, once; shown (as nothing) at the top of the app."""
+    """vega-embed for the page, once; shown (as nothing) at the top of the app, with the
+    app's style sheet."""
+
+    _esm = ""  # set per instance: the bundle (see runtime_bundle)
+    _css = ""
 
     def __init__(self, css: str = "", **kwargs: Any) -> None:
         super().__init__(_esm=runtime_bundle(), _css=css, **kwargs)
