@@ -292,7 +292,8 @@ class CaseloadApp:
                 parts.append(f'<figure class="wb-static-chart">{svg}</figure>')
         note = ('<p class="wb-note">A copy of the caseload review as it was when this notebook '
                 "ran; open it in JupyterLab with its kernel to use the filters.</p>")
-        return f'<div class="wb-static">{note}{"".join(parts)}</div>'
+        style = f"<style>{app_html.STATIC_CSS}</style>"
+        return f'<div class="wb-static">{style}{note}{"".join(parts)}</div>'
 
 
 def _in_voila() -> bool:

@@ -35,6 +35,25 @@ APP_CSS = """
   margin: 8px 0; }
 .wb-app .wb-chart { contain: content; margin: 6px 0 10px; min-height: 40px; }
 .wb-app .wb-runtime { display: none; }
+/* A live page (this sheet comes with the widgets) hides the notebook's static copy. */
+.jp-OutputArea-child:has(.wb-static) { display: none; }
+/* Restored from a saved notebook with no kernel behind it: one note, not an icon per control. */
+.wb-app .jupyter-widgets-disconnected::before { display: none; }
+.wb-app.jupyter-widgets-disconnected::before { display: block; color: #555; font-size: 12px;
+  content: "Saved view: run the notebook to use the filters."; margin: 2px 0 4px; }
+.wb-app.jupyter-widgets-disconnected { padding-left: 0; }
+"""
+
+STATIC_CSS = """
+.wb-static { font-family: "DejaVu Sans", Verdana, sans-serif; color: #222; }
+.wb-static .wb-title { font-size: 18px; font-weight: bold; }
+.wb-static .wb-tiles { display: flex; flex-wrap: wrap; gap: 8px; margin: 6px 0 10px; }
+.wb-static .wb-tile { border: 1px solid #ccc; border-radius: 4px; padding: 6px 10px; }
+.wb-static .wb-tile b { display: block; font-size: 18px; }
+.wb-static table.wb-agenda-table td, .wb-static table.wb-agenda-table th {
+  text-align: left; vertical-align: top; }
+.wb-static td.wb-rank { text-align: right; }
+.wb-static figure { margin: 8px 0; }
 """
 
 

@@ -12,9 +12,9 @@
 - `ClickableHTML` shows HTML made by the package (escaped) and sends back clicks on elements
   with a `data-client` attribute.
 
-When the runtime starts in a live page it hides the notebook's static copy of the app (outputs
-in a `.wb-static` element), which is there for viewers that run no widget code (nbconvert, a
-notebook opened without the widget state).
+The runtime also brings the app's style sheet, which hides the notebook's static copy of the app
+(an output holding a `.wb-static` element): that copy is for viewers that run no widget code
+(nbconvert, a notebook viewer, a notebook opened without its widget state).
 """
 
 from __future__ import annotations
@@ -38,17 +38,9 @@ _RUNTIME_ESM = """
 const waiting = globalThis.__workbookVegaWaiting || [];
 for (const resolve of waiting) resolve(globalThis.__workbookVega);
 globalThis.__workbookVegaWaiting = [];
-function hideStatic() {
-  for (const node of document.querySelectorAll(".wb-static")) {
-    const output = node.closest(".jp-OutputArea-child") || node;
-    output.style.display = "none";
-  }
-}
 export default {
   render({ el }) {
     el.classList.add("wb-runtime");
-    hideStatic();
-    setTimeout(hideStatic, 0);
   },
 };
 """
