@@ -14,6 +14,7 @@ and one client's course, all following the filters (`CaseloadApp`).
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -313,6 +314,10 @@ def open_caseloads(ratings: pd.DataFrame, config: Config, *, therapist_id: str |
                    today: date | None = None) -> Caseloads:
     """The caseloads reachable under these parameters (minimum necessary)."""
     known = sorted(ratings["therapist_id"].dropna().unique())
+    if therapist_id is not None and therapist_id not in known:
+        close = difflib.get_close_matches(therapist_id, known, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(known[:20])}"
+        raise ParameterError(f"therapist_id {therapist_id!r} has no session in the data ({hint})")
     if only_therapist:
         reachable = [t for t in known if t == therapist_id]
     elif supervisor_id is not None:
