@@ -90,6 +90,18 @@ def test_runs_with_defaults_from_repo_root(jupyter_env, tmp_path):
     bundles = [s for s in state.values() if len(s["state"].get("_esm", "")) > 100_000]
     assert len(bundles) == 1  # the Vega runtime once, not once per chart
     assert out.stat().st_size < 1_500_000
+    check_nbconvert(out, jupyter_env)
+
+
+def check_nbconvert(executed: Path, env: dict[str, str]) -> None:
+    """`jupyter nbconvert --to html` of the executed notebook shows the static copy: the
+    headline, the agenda and every chart as inline SVG, with no kernel and no widget code."""
+    subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(executed)],
+                   env=env, check=True, capture_output=True, timeout=120)
+    page = executed.with_suffix(".html").read_text(encoding="utf-8")
+    static = page[page.index('class="wb-static"'):]
+    assert "Clients to discuss" in static and static.count("<svg") >= 8
+    assert "model not found" not in page
 
 
 @pytest.mark.slow
