@@ -39,6 +39,7 @@ from workbook.views.vega_widget import ClickableHTML, VegaRuntime, VegaView
 PRESETS = (("Latest month", "month"), ("Last 3 months", "3m"), ("Since a date", "since"),
            ("Whole record", "all"), ("Weeks chosen below", "weeks"))
 RATER_LABELS = {"client": "Client", "therapist": "Therapist"}
+CUTS_KEPT = 16
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,9 @@ class CaseloadApp:
             raise ParameterError("no therapist to show: none has a session in the data")
         self.source = source
         self._analyses: dict[tuple, Analysis] = {}
-        self._shown: dict[str, tuple] = {}
+        self._shown: dict[str, tuple] = {}  # view key -> the inputs its spec was built for
+        self._ranked: dict[tuple, Analysis] = {}
+        self._cuts: dict[tuple, Analysis] = {}
         self._quiet = True  # no refresh while the controls are made
         self.course_client: str | None = None
         self._weeks = _week_starts(source.ratings)
@@ -230,16 +233,30 @@ class CaseloadApp:
         return sent
 
     def _caseload(self, state: FilterState) -> Analysis:
-        """The period's analysis, ranked for the rater, cut to the therapist and clients."""
-        ranked = rank_for_rater(self._analysis(self.period), state.rater)
-        return ranked.select(therapist_id=state.therapist_id,
-                             clients=None if state.clients is None else list(state.clients))
+        """The period's analysis, ranked for the rater, cut to the therapist and clients (the
+        last few cuts are kept: going back and forth costs nothing)."""
+        key = (state.start, state.end, state.rater, state.therapist_id, state.clients)
+        if key not in self._cuts:
+            ranked = self._ranked.get(key[:3])
+            if ranked is None:
+                ranked = rank_for_rater(self._analysis(self.period), state.rater)
+                self._ranked[key[:3]] = ranked
+            self._cuts[key] = ranked.select(
+                therapist_id=state.therapist_id,
+                clients=None if state.clients is None else list(state.clients))
+            while len(self._cuts) > CUTS_KEPT:
+                self._cuts.pop(next(iter(self._cuts)))
+        return self._cuts[key]
 
     def _show_views(self, mine: Analysis, state: FilterState) -> list[str]:
+        """Show the views the signs filter keeps; rebuild those whose inputs changed."""
         visible = [k for k in self.keys if k not in SIGN_KEYS or k in state.signs]
         for key, view in self.views.items():
             view.layout.display = None if key in visible else "none"
-        specs = build_view_specs(mine, state, visible)
+        stale = [k for k in visible if self._shown.get(k) != _view_inputs(k, state)]
+        specs = build_view_specs(mine, state, stale)
+        for key in stale:
+            self._shown[key] = _view_inputs(key, state)
         return [key for key, spec in specs.items() if self._send(self.views[key], spec)]
 
     def _send(self, view: VegaView, spec: dict[str, Any]) -> bool:
@@ -295,6 +312,19 @@ class CaseloadApp:
                 "ran; open it in JupyterLab with its kernel to use the filters.</p>")
         style = f"<style>{app_html.STATIC_CSS}</style>"
         return f'<div class="wb-static">{style}{note}{"".join(parts)}</div>'
+
+
+def _view_inputs(key: str, state: FilterState) -> tuple:
+    """What a view's spec depends on: therapist, clients and period always; the rater for the
+    sign charts and the heatmap; the signs for the heatmap and the gap chart."""
+    common = (state.therapist_id, state.clients, state.start, state.end)
+    if key in SIGN_KEYS:
+        return (*common, state.rater)
+    if key == "heatmap":
+        return (*common, state.rater, state.signs)
+    if key == "gap":
+        return (*common, state.signs)
+    return common
 
 
 def _in_voila() -> bool:

@@ -96,8 +96,9 @@ def course_title_html(client_id: str, period_label: str, reasons: list[str]) -> 
     """The head of one client's course panel."""
     why = ("".join(f"<li>{_e(r)}</li>" for r in reasons) if reasons
            else "<li>Not on the discussion list for these filters.</li>")
-    return (f'<h2 class="wb-h">Client {_e(client_id)}: course up to {_e(period_label)}</h2>'
-            f'<ul class="wb-note">{why}</ul>')
+    return (f'<div class="wb-course-head" data-course="{_e(client_id)}">'
+            f'<h2 class="wb-h">Client {_e(client_id)}: course up to the end of '
+            f'{_e(period_label)}</h2><ul class="wb-note">{why}</ul></div>')
 
 
 def _e(value: object) -> str:
