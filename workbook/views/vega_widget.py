@@ -88,6 +88,7 @@ export default {
       if (view) view.finalize();
       view = result || null;
       el.replaceChildren(host);
+      el.wbView = view ? view.view : null;  // for tests: the Vega view and its datasets
       if (view) {
         view.view.addEventListener("click", (event, item) => {
           const client = clientOf(item);
