@@ -163,6 +163,18 @@ def _caseload_frames(ratings: pd.DataFrame, sign: str, config: Config, highlight
     rows = _select(ratings, None, start, end)
     rows = rows.loc[(rows["rater"] == rater) & rows[sign].notna(),
                     ["client_id", "session_date", sign]].rename(columns={sign: "score"})
+    spread = _weekly_spread(rows, start)
+    chosen = rows[rows["client_id"].isin(list(highlight))].sort_values(
+        ["client_id", "session_date"], kind="stable")
+    last = chosen.drop_duplicates("client_id", keep="last")
+    marks = _rupture_rows(ruptures, (sign, rater, None, start, end))
+    return [_band_frame(config), spread, chosen if len(chosen) else None,
+            last if len(chosen) else None, marks]
+
+
+def _weekly_spread(rows: pd.DataFrame, start: DateLike) -> pd.DataFrame:
+    """Quartiles of `score` per calendar week (Monday to Sunday; session_date, q1, median, q3),
+    each week dated by its Monday, or by `start` for a week that began before it."""
     week = rows["session_date"] - pd.to_timedelta(rows["session_date"].dt.weekday, unit="D")
     if start is not None:  # a week that began before the period is drawn from its start
         week = week.clip(lower=pd.Timestamp(start).normalize())
@@ -171,12 +183,7 @@ def _caseload_frames(ratings: pd.DataFrame, sign: str, config: Config, highlight
     if rows.empty:  # a sign nobody rated (e.g. not fed by an instrument export): no band
         spread = pd.DataFrame(columns=["session_date", 0.25, 0.5, 0.75])
     spread.columns = ["session_date", "q1", "median", "q3"]
-    chosen = rows[rows["client_id"].isin(list(highlight))].sort_values(
-        ["client_id", "session_date"], kind="stable")
-    last = chosen.drop_duplicates("client_id", keep="last")
-    marks = _rupture_rows(ruptures, (sign, rater, None, start, end))
-    return [_band_frame(config), spread, chosen if len(chosen) else None,
-            last if len(chosen) else None, marks]
+    return spread
 
 
 def _caseload_chart(frames: list[pd.DataFrame | None], sign: str, config: Config) -> ChartLike:
@@ -267,9 +274,11 @@ def spec_perspective_gap(
     return _cached_spec(("gap", _config_key(config)), [rows], lambda f: _gap_chart(f[0], config))
 
 
-def _gap_chart(rows: pd.DataFrame, config: Config) -> ChartLike:
+def _gap_chart(rows: pd.DataFrame, config: Config, signs: Iterable[str] = SIGN_KEYS,
+               title: str = "Client and therapist ratings of the same sessions") -> ChartLike:
+    """The dumbbells of `_gap_means` rows, a panel per sign of `signs` (in that order)."""
     data = _Data()
-    labels = [SIGN_LABELS[k] for k in SIGN_KEYS]
+    labels = [SIGN_LABELS[k] for k in signs]
     colour = alt.Color("sign:N", scale=_sign_scale(), legend=None)
     x = alt.X("client_mean:Q", title="Mean rating", scale=_rating_scale(config))
     y = alt.Y("client_id:N", title="Client", sort="ascending")
@@ -291,7 +300,7 @@ def _gap_chart(rows: pd.DataFrame, config: Config) -> ChartLike:
     chart = chart.facet(column=alt.Column("sign:N", title=None, sort=labels, header=alt.Header(
         labelExpr=_wrap_expr(labels, width=14, field="datum.value"),
         labelFontWeight="bold", labelBaseline="bottom")), spacing=8)
-    return _finish(chart, data, "Client and therapist ratings of the same sessions")
+    return _finish(chart, data, title)
 
 
 def chart_attendance(
@@ -320,10 +329,12 @@ def _attendance_rows(ratings: pd.DataFrame, clients: Iterable[str] | None, start
     return rows.assign(attendance=rows["attendance"].map(ATTENDANCE_LABELS))
 
 
-def _attendance_chart(rows: pd.DataFrame) -> ChartLike:
+def _attendance_chart(rows: pd.DataFrame, x: alt.X | None = None,
+                      title: str = "Attendance") -> ChartLike:
+    """One mark per session (`_attendance_rows`), a row per client; `x`: the date encoding."""
     domain, data = list(ATTENDANCE_LABELS.values()), _Data()
     chart = alt.Chart(data.add(rows)).mark_point(filled=True, size=60, opacity=1).encode(
-        x=_date_x(), y=alt.Y("client_id:N", title="Client", sort="ascending"),
+        x=x or _date_x(), y=alt.Y("client_id:N", title="Client", sort="ascending"),
         color=alt.Color("attendance:N", title="Attendance",
                         scale=alt.Scale(domain=domain, range=list(ATTENDANCE_COLOURS))),
         shape=alt.Shape("attendance:N", title="Attendance",
@@ -333,7 +344,7 @@ def _attendance_chart(rows: pd.DataFrame) -> ChartLike:
                  alt.Tooltip("session_number:Q", title="Session"),
                  alt.Tooltip("attendance:N", title="Attendance")],
     ).properties(width=WIDTH, height=alt.Step(18))
-    return _finish(chart, data, "Attendance")
+    return _finish(chart, data, title)
 
 
 def chart_outcome(
