@@ -397,13 +397,19 @@ def spec_gap_app(rows: pd.DataFrame, *, config: Config, signs: Sequence[str], st
 
 def spec_attendance_app(rows: pd.DataFrame, *, start: DateLike, end: DateLike) -> dict[str, Any]:
     """A timeline per client, one mark per session, coloured and shaped by attendance."""
-    title = "Attendance"
+    return _attendance_spec(rows, start=start, end=end)
+
+
+def _attendance_spec(rows: pd.DataFrame, *, start: DateLike, end: DateLike,
+                     title: str = "Attendance",
+                     who: str = "these clients") -> dict[str, Any]:
+    """`spec_attendance_app` with its title, and `who` for the message of an empty chart."""
     marks = _attendance_rows(rows, None, start, end)
     if marks.empty:
-        return spec_message(title, "No sessions for these clients in this period.")
+        return spec_message(title, f"No sessions for {who} in this period.")
     window = choose_window(start, end, [marks["session_date"]])
     ticks = choose_date_ticks(*window)
-    spec = _cached_spec(("app-attendance", ticks), [marks],
+    spec = _cached_spec(("app-attendance", ticks, title), [marks],
                         lambda f: _attendance_chart(f[0], _date_x(ticks), title))
     return _with_window(spec, window)
 
@@ -412,24 +418,32 @@ def spec_outcome_app(rows: pd.DataFrame, measure_key: str, *, config: Config, st
                      end: DateLike) -> dict[str, Any]:
     """A measure's scores per client over the window, the clinical cutoff, and each client's
     reliable-change band around their first score ever (up to `end`); labels at the right."""
+    return _outcome_spec(rows, measure_key, config=config, start=start, end=end)
+
+
+def _outcome_spec(rows: pd.DataFrame, measure_key: str, *, config: Config, start: DateLike,
+                  end: DateLike, who: str = "these clients",
+                  title: str | None = None) -> dict[str, Any]:
+    """`spec_outcome_app`; `who` names the clients in the message of an empty chart, `title`
+    replaces the measure's label as the title."""
     measure = config.all_measures()[measure_key]
+    title = title or measure.label
     frames = _outcome_frames(rows, measure_key, config, (None, start, end))
     scores, last = frames[-2], frames[-1]
     if scores.empty:
-        return spec_message(measure.label, f"No {measure.label} scores for these clients in "
-                                           "this period.")
+        return spec_message(title, f"No {measure.label} scores for {who} in this period.")
     window = choose_window(start, end, [scores["session_date"]])
     height = fit_height(len(last))
     labels = label_frame(last, window=window, domain=(measure.min, measure.max), height=height)
     ticks = choose_date_ticks(*window)
-    key = ("app-outcome", measure_key, _config_key(config), ticks)
+    key = ("app-outcome", measure_key, _config_key(config), ticks, title)
     spec = _cached_spec(key, [*frames[:-1], labels],
-                        lambda f: _outcome_chart(f, measure_key, config, ticks))
+                        lambda f: _outcome_chart(f, measure_key, config, ticks, title))
     return _with_window(spec, window, height)
 
 
 def _outcome_chart(frames: list[pd.DataFrame], measure_key: str, config: Config,
-                   ticks: tuple) -> alt.LayerChart:
+                   ticks: tuple, title: str) -> alt.LayerChart:
     measure, data = config.all_measures()[measure_key], _Data()
     named = [data.add(f) for f in frames]
     x = _date_x(ticks)
@@ -449,6 +463,6 @@ def _outcome_chart(frames: list[pd.DataFrame], measure_key: str, config: Config,
                    tooltip=tips),
                *_label_layers(labels, "#333333")]
     chart = alt.layer(*layers).properties(width=WIDTH, height=HEIGHT)
-    return _finish(chart, data, measure.label, _outcome_subtitle(measure))
+    return _finish(chart, data, title, _outcome_subtitle(measure))
 
 
