@@ -64,11 +64,12 @@ WINDOW = "x_window"  # the top-level parameter holding the x domain
 RATER_NAMES = {"client": "the client", "therapist": "the therapist",
                "supervisor": "the supervisor", "observer": "an observer"}
 DAY_FORMAT, MONTH_FORMAT = "%-d %b", "%b %Y"
-# (longest window in days, tick interval, step, format): at most ~11 ticks on WIDTH px
-DATE_TICKS = ((10, "day", 1, DAY_FORMAT), (20, "day", 2, DAY_FORMAT),
-              (70, "week", 1, DAY_FORMAT), (140, "week", 2, DAY_FORMAT),
-              (250, "month", 1, MONTH_FORMAT), (480, "month", 2, MONTH_FORMAT),
-              (760, "month", 3, MONTH_FORMAT), (1500, "month", 6, MONTH_FORMAT))
+# (longest window in days, tick interval, step, format): at most ~10 ticks on WIDTH px, each
+# label at most ~7 px a character plus 6 px between (a month taken as 28 days)
+DATE_TICKS = ((9, "day", 1, DAY_FORMAT), (18, "day", 2, DAY_FORMAT),
+              (63, "week", 1, DAY_FORMAT), (126, "week", 2, DAY_FORMAT),
+              (200, "month", 1, MONTH_FORMAT), (420, "month", 2, MONTH_FORMAT),
+              (660, "month", 3, MONTH_FORMAT), (1300, "month", 6, MONTH_FORMAT))
 # The heatmap's classes, concern (warm) to good (cool), and the ink readable on each.
 HEAT_COLOURS = ("#B2182B", "#F4A582", "#92C5DE", "#2166AC")
 HEAT_INK = ("white", "black", "black", "white")
