@@ -112,6 +112,7 @@ def spec_course_signs(rows: pd.DataFrame, episodes: pd.DataFrame, *, config: Con
             continue
         mine = episodes[episodes["sign"] == sign]
         marks = mine[(mine["start_date"] >= window[0]) & (mine["start_date"] <= window[1])]
+        marks = marks[["client_id", "start_date", "rater", "score", "status"]]
         panels.append((sign, scores, mine, marks.rename(columns={"start_date": "session_date"})))
     if not panels:
         return spec_message(title, f"No ratings of {client_id} by the client or the therapist "
