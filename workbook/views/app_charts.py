@@ -2,7 +2,8 @@
 
 Built on the print charts' helpers (`workbook.views.charts`): rows reduced to one per mark,
 inline and JSON-safe, each spec's structure built once with Altair and reused with new rows
-(`charts._cached_spec`), so a builder call costs a few milliseconds. What differs from print:
+(as `charts._cached_spec` does), and the rows reduced with numpy (`workbook.views.app_rows`),
+so a builder call costs a few milliseconds. What differs from print:
 
 - Dates: the x scale is the window `start`..`end` (a top-level parameter `x_window`, in UTC
   milliseconds, read by the scale's `domainRaw`), the same for every chart of the app whatever
@@ -21,7 +22,7 @@ inline and JSON-safe, each spec's structure built once with Altair and reused wi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import altair as alt
@@ -30,12 +31,13 @@ import pandas as pd
 
 from workbook.data.config import Config
 from workbook.data.signs import SIGN_KEYS, SIGN_LABELS, get_sign
+from workbook.views import app_rows as R
+from workbook.views.app_rows import Table
 from workbook.views.charts import (
+    ATTENDANCE_LABELS,
+    RUPTURE_STATUS,
     DateLike,
     _attendance_chart,
-    _attendance_rows,
-    _band_frame,
-    _cached_spec,
     _change_band_layer,
     _concern_band,
     _config_key,
@@ -44,16 +46,12 @@ from workbook.views.charts import (
     _date_tip,
     _finish,
     _gap_chart,
-    _gap_means,
-    _outcome_frames,
     _outcome_subtitle,
     _rating_scale,
     _rupture_layer,
-    _rupture_rows,
-    _select,
-    _weekly_spread,
     _wrap_expr,
 )
+from workbook.views.svg import chart_spec
 
 WIDTH = 520  # plot area; the label column and the axes bring a chart to about 640 px
 HEIGHT = 240
@@ -78,10 +76,27 @@ HEAT_INK = ("white", "black", "black", "white")
 # --- messages and words ----------------------------------------------------------------------
 
 
+_SKELETONS: dict[tuple, dict[str, Any]] = {}
+
+
+def assemble(key: tuple, tables: list[Table | list[dict]],
+             build: Callable[[list[pd.DataFrame]], alt.TopLevelMixin]) -> dict[str, Any]:
+    """A spec: its structure (everything but the rows: a function of `key`) built once with
+    Altair by `build` (given the tables as frames, which it only names) and checked, then the
+    tables' rows inline as "data-0", "data-1", ... (as `charts._cached_spec`)."""
+    sets = [t if isinstance(t, list) else R.to_records(t) for t in tables]
+    skeleton = _SKELETONS.get(key)
+    if skeleton is None:
+        spec = chart_spec(build([pd.DataFrame(rows) for rows in sets]))
+        skeleton = {k: v for k, v in spec.items() if k != "datasets"}
+        _SKELETONS[key] = skeleton
+    return {**skeleton, "datasets": {f"data-{i}": rows for i, rows in enumerate(sets)}}
+
+
 def spec_message(title: str, message: str) -> dict[str, Any]:
     """A chart with no axes: the title and a plain sentence (for a chart with nothing to draw)."""
-    frame = pd.DataFrame({"message": [message]})
-    return _cached_spec(("app-message", title), [frame], lambda f: _message_chart(title))
+    return assemble(("app-message", title), [[{"message": message}]],
+                    lambda f: _message_chart(title))
 
 
 def _message_chart(title: str) -> alt.Chart:
@@ -102,14 +117,13 @@ def name_rater(rater: str) -> str:
 
 
 def choose_window(start: DateLike, end: DateLike,
-                  dates: Iterable[pd.Series]) -> tuple[pd.Timestamp, pd.Timestamp]:
+                  dates: Iterable[Any]) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The x domain: start..end, a side left open taken from the dates drawn; at least a day."""
-    known = [pd.Series(d).dropna() for d in dates]
-    known = [d for d in known if len(d)]
+    known = [d for d in (np.asarray(d, dtype="datetime64[D]") for d in dates) if len(d)]
     lo = pd.Timestamp(start).normalize() if start is not None else (
-        min(d.min() for d in known).normalize() if known else None)
+        pd.Timestamp(min(d.min() for d in known)) if known else None)
     hi = pd.Timestamp(end).normalize() if end is not None else (
-        max(d.max() for d in known).normalize() if known else None)
+        pd.Timestamp(max(d.max() for d in known)) if known else None)
     lo = lo if lo is not None else hi
     if lo is None:
         lo = hi = pd.Timestamp("1970-01-01")
@@ -189,19 +203,19 @@ def fit_height(n_labels: int, base: float = HEIGHT) -> float:
     return max(base, LABEL_GAP * max(n_labels - 1, 0) + 2 * LABEL_MARGIN)
 
 
-def label_frame(last: pd.DataFrame, *, window: tuple[pd.Timestamp, pd.Timestamp],
-                domain: tuple[float, float], height: float) -> pd.DataFrame:
+def label_frame(last: Table, *, window: tuple[pd.Timestamp, pd.Timestamp],
+                domain: tuple[float, float], height: float) -> Table:
     """Per client (`last`: client_id, session_date, score of the last point): the last point
     in pixels (x_px, y_px) and the label's centre (label_y), spread by `place_labels`."""
     t0, t1 = (_millis(t) for t in window)
     lo, hi = domain
-    when = last["session_date"].to_numpy("datetime64[ms]").astype(np.int64)
+    when = last["session_date"].astype("datetime64[ms]").astype(np.int64)
     x_px = WIDTH * (when - t0) / (t1 - t0)
-    y_px = height * (hi - last["score"].to_numpy(dtype=float)) / (hi - lo)
-    label_y = place_labels(list(y_px), low=LABEL_MARGIN, high=height - LABEL_MARGIN)
-    return pd.DataFrame({"client_id": last["client_id"].to_numpy(), "x_px": x_px,
-                         "y_px": y_px, "label_x": float(WIDTH + LABEL_X),
-                         "label_y": label_y})
+    y_px = height * (hi - last["score"].astype(float)) / (hi - lo)
+    label_y = place_labels(y_px.tolist(), low=LABEL_MARGIN, high=height - LABEL_MARGIN)
+    return {"client_id": last["client_id"], "x_px": x_px, "y_px": y_px,
+            "label_x": np.full(len(x_px), float(WIDTH + LABEL_X)),
+            "label_y": np.asarray(label_y, dtype=float)}
 
 
 def _label_layers(named: alt.NamedData, colour: str) -> list[alt.Chart]:
@@ -234,20 +248,26 @@ def spec_caseload_sign(
         return spec_message(title, f"No {info.label} ratings by {name_rater(rater)} for these "
                                    "clients in this period.")
     window = choose_window(start, end, [frames["spread"]["session_date"]])
-    height = fit_height(len(frames["last"]))
-    parts = [_band_frame(config), frames["spread"]]
-    if len(frames["last"]):
+    n_labelled = R.size(frames["last"])
+    height = fit_height(n_labelled)
+    parts = [_band_rows(config), frames["spread"]]
+    if n_labelled:
         labels = label_frame(frames["last"], window=window, height=height,
                              domain=(config.scale.min, config.scale.max))
         parts += [frames["chosen"], labels]
     if frames["marks"] is not None:
         parts.append(frames["marks"])
     ticks = choose_date_ticks(*window)
-    shape = (len(frames["last"]) > 0, frames["marks"] is not None)
+    shape = (n_labelled > 0, frames["marks"] is not None)
     key = ("app-caseload", sign, rater, _config_key(config), ticks, shape)
-    spec = _cached_spec(key, parts, lambda f: _caseload_sign_chart(
+    spec = assemble(key, parts, lambda f: _caseload_sign_chart(
         f, info, config, ticks, shape, title))
     return _with_window(spec, window, height)
+
+
+def _band_rows(config: Config) -> list[dict]:
+    """The concern band's one row (as `charts._band_frame`)."""
+    return [{"lo": config.scale.min, "hi": config.thresholds.concern_below}]
 
 
 def _caseload_sign_frames(rows: pd.DataFrame, sign: str, where: tuple, highlight: list[str],
@@ -255,16 +275,34 @@ def _caseload_sign_frames(rows: pd.DataFrame, sign: str, where: tuple, highlight
     """The rater's ratings' weekly spread, the highlighted clients' ratings and last ratings,
     and their ruptures; None when the rater rated nobody on this sign in the window."""
     rater, start, end = where
-    rows = _select(rows, None, start, end)
-    rows = rows.loc[(rows["rater"] == rater) & rows[sign].notna(),
-                    ["client_id", "session_date", sign]].rename(columns={sign: "score"})
-    if rows.empty:
+    table = R.take(rows, ["client_id", "session_date", sign], start=start, end=end,
+                   rater=rater, present=sign)
+    if not R.size(table):
         return None
-    chosen = rows[rows["client_id"].isin(highlight)].sort_values(
-        ["client_id", "session_date"], kind="stable")
-    return {"spread": _weekly_spread(rows, start), "chosen": chosen,
-            "last": chosen.drop_duplicates("client_id", keep="last"),
-            "marks": _rupture_rows(ruptures, (sign, rater, highlight, start, end))}
+    table["score"] = table.pop(sign).astype(float)
+    wanted = np.isin(table["client_id"], np.asarray(highlight, dtype=object))
+    chosen = R.sort_by_client(R.pick(table, wanted))
+    return {"spread": R.weekly_quartiles(table["session_date"], table["score"], start),
+            "chosen": chosen, "last": R.last_per_client(chosen),
+            "marks": rupture_marks(ruptures, sign, rater, highlight, (start, end))}
+
+
+def rupture_marks(ruptures: pd.DataFrame | None, sign: str, rater: str,
+                  clients: Iterable[str] | None, window: tuple) -> Table | None:
+    """Possible-rupture markers of these clients at (start_date, score) with their status in
+    words, or None when there is none (as `charts._rupture_rows`)."""
+    if ruptures is None or ruptures.empty:
+        return None
+    table = R.take(ruptures, ["client_id", "start_date", "score", "status", "sign"],
+                   start=window[0], end=window[1], rater=rater, clients=clients,
+                   date_col="start_date")
+    table = R.pick(table, table.pop("sign") == sign)
+    if not R.size(table):
+        return None
+    return {"client_id": table["client_id"], "session_date": table["start_date"],
+            "score": table["score"].astype(float),
+            "status": np.asarray([RUPTURE_STATUS.get(v, v) for v in table["status"]],
+                                 dtype=object)}
 
 
 def _caseload_sign_chart(frames: list[pd.DataFrame], info: Any, config: Config,
@@ -319,13 +357,13 @@ def spec_latest_heatmap(latest: pd.DataFrame, *, config: Config, rater: str,
     thresholds.concern_below, and outlined) to good (cool)."""
     signs = [s for s in SIGN_KEYS if s in set(signs)]
     title = f"Latest rating by {name_rater(rater)}, per sign"
-    rows = heatmap_cells(latest, config, signs)
-    if rows.empty:
+    cells = heatmap_cells(latest, config, signs)
+    if not R.size(cells):
         what = "for the chosen signs " if signs else ""
         return spec_message(title, f"No ratings by {name_rater(rater)} {what}for these clients "
                                    "in this period." if signs else "No sign is chosen.")
     key = ("app-heatmap", rater, tuple(signs), _config_key(config))
-    return _cached_spec(key, [rows], lambda f: _heatmap_chart(f[0], config, signs, title))
+    return assemble(key, [cells], lambda f: _heatmap_chart(f[0], config, signs, title))
 
 
 def heat_classes(config: Config) -> tuple[list[float], list[str]]:
@@ -339,16 +377,19 @@ def heat_classes(config: Config) -> tuple[list[float], list[str]]:
 
 
 def heatmap_cells(latest: pd.DataFrame, config: Config,
-                  signs: Sequence[str] = SIGN_KEYS) -> pd.DataFrame:
+                  signs: Sequence[str] = SIGN_KEYS) -> Table:
     """One row per cell: client_id, sign (label), latest, its class, ink and concern flag."""
-    rows = latest.loc[latest["sign"].isin(list(signs)) & latest["latest"].notna(),
-                      ["client_id", "sign", "latest"]].sort_values(["client_id", "sign"])
+    client, sign = latest["client_id"].to_numpy(), latest["sign"].to_numpy()
+    value = latest["latest"].to_numpy(dtype=float, na_value=np.nan)
+    keep = np.isin(sign, np.asarray(list(signs), dtype=object)) & ~np.isnan(value)
+    value = value[keep]
     edges, labels = heat_classes(config)
-    k = np.searchsorted(np.asarray(edges), rows["latest"].to_numpy(dtype=float), side="right")
-    return rows.assign(sign=rows["sign"].map(SIGN_LABELS),
-                       level=np.asarray(labels, dtype=object)[k],
-                       ink=np.asarray(HEAT_INK, dtype=object)[k],
-                       concern=rows["latest"] < config.thresholds.concern_below)
+    k = np.searchsorted(np.asarray(edges), value, side="right")
+    return {"client_id": client[keep],
+            "sign": np.asarray([SIGN_LABELS[v] for v in sign[keep]], dtype=object),
+            "latest": value, "level": np.asarray(labels, dtype=object)[k],
+            "ink": np.asarray(HEAT_INK, dtype=object)[k],
+            "concern": value < config.thresholds.concern_below}
 
 
 def _heatmap_chart(rows: pd.DataFrame, config: Config, signs: list[str],
@@ -386,14 +427,14 @@ def spec_gap_app(rows: pd.DataFrame, *, config: Config, signs: Sequence[str], st
     both rated in the window, as a dumbbell, a panel per sign."""
     signs = [s for s in SIGN_KEYS if s in set(signs)]
     title = "Perspective gap: client and therapist ratings of the same sessions"
-    means = _gap_means(_select(rows, None, start, end))
-    means = means[means["sign"].isin([SIGN_LABELS[s] for s in signs])]
-    if means.empty:
+    means = R.gap_means(rows, signs, start=start, end=end)
+    means["sign"] = np.asarray([SIGN_LABELS[k] for k in means["sign"]], dtype=object)
+    if not R.size(means):
         return spec_message(title, "No sign is chosen." if not signs else
                             "No sessions rated by both the client and the therapist in this "
                             "period.")
     key = ("app-gap", tuple(signs), _config_key(config))
-    return _cached_spec(key, [means], lambda f: _gap_chart(f[0], config, signs, title))
+    return assemble(key, [means], lambda f: _gap_chart(f[0], config, signs, title))
 
 
 def spec_attendance_app(rows: pd.DataFrame, *, start: DateLike, end: DateLike) -> dict[str, Any]:
@@ -405,14 +446,27 @@ def _attendance_spec(rows: pd.DataFrame, *, start: DateLike, end: DateLike,
                      title: str = "Attendance",
                      who: str = "these clients") -> dict[str, Any]:
     """`spec_attendance_app` with its title, and `who` for the message of an empty chart."""
-    marks = _attendance_rows(rows, None, start, end)
-    if marks.empty:
+    marks = attendance_marks(rows, start=start, end=end)
+    if not R.size(marks):
         return spec_message(title, f"No sessions for {who} in this period.")
     window = choose_window(start, end, [marks["session_date"]])
     ticks = choose_date_ticks(*window)
-    spec = _cached_spec(("app-attendance", ticks, title), [marks],
-                        lambda f: _attendance_chart(f[0], _date_x(ticks), title))
+    spec = assemble(("app-attendance", ticks, title), [marks],
+                    lambda f: _attendance_chart(f[0], _date_x(ticks), title))
     return _with_window(spec, window)
+
+
+def attendance_marks(rows: pd.DataFrame, *, start: DateLike, end: DateLike) -> Table:
+    """One mark per client and session day (the first row of it), attendance in words (as
+    `charts._attendance_rows`)."""
+    table = R.sort_by_client(R.take(rows, ["client_id", "session_date", "session_number",
+                                           "attendance"], start=start, end=end))
+    ids, days = table["client_id"], table["session_date"]
+    new = np.r_[True, (ids[1:] != ids[:-1]) | (days[1:] != days[:-1])] if len(ids) else []
+    table = R.pick(table, np.asarray(new, dtype=bool))
+    table["attendance"] = np.asarray([ATTENDANCE_LABELS.get(a, a) for a in
+                                      table["attendance"]], dtype=object)
+    return table
 
 
 def spec_outcome_app(rows: pd.DataFrame, measure_key: str, *, config: Config, start: DateLike,
@@ -429,18 +483,43 @@ def _outcome_spec(rows: pd.DataFrame, measure_key: str, *, config: Config, start
     replaces the measure's label as the title."""
     measure = config.all_measures()[measure_key]
     title = title or measure.label
-    frames = _outcome_frames(rows, measure_key, config, (None, start, end))
-    scores, last = frames[-2], frames[-1]
-    if scores.empty:
+    frames = outcome_tables(rows, measure_key, config, start=start, end=end)
+    scores = frames[-1]
+    if not R.size(scores):
         return spec_message(title, f"No {measure.label} scores for {who} in this period.")
     window = choose_window(start, end, [scores["session_date"]])
-    height = fit_height(len(last))
+    last = R.last_per_client(scores)
+    height = fit_height(R.size(last))
     labels = label_frame(last, window=window, domain=(measure.min, measure.max), height=height)
     ticks = choose_date_ticks(*window)
     key = ("app-outcome", measure_key, _config_key(config), ticks, title)
-    spec = _cached_spec(key, [*frames[:-1], labels],
-                        lambda f: _outcome_chart(f, measure_key, config, ticks, title))
+    spec = assemble(key, [*frames, labels],
+                    lambda f: _outcome_chart(f, measure_key, config, ticks, title))
     return _with_window(spec, window, height)
+
+
+def outcome_tables(rows: pd.DataFrame, measure_key: str, config: Config, *, start: DateLike,
+                   end: DateLike) -> list[Table | list[dict]]:
+    """Each client's reliable-change band over their dates in the window, from their first
+    score ever up to `end` (when the measure has a reliable change), the cutoff (when it has
+    one) and the scores in the window, sorted by client (as `charts._outcome_frames`)."""
+    measure = config.all_measures()[measure_key]
+    history = R.session_scores(rows, measure_key, end=end)
+    scores = history if start is None else R.pick(
+        history, history["session_date"] >= R.day(start))
+    tables: list[Table | list[dict]] = []
+    if measure.reliable_change is not None:
+        firsts = R.first_per_client(history)
+        first = dict(zip(firsts["client_id"].tolist(), firsts["score"].tolist(), strict=True))
+        start_of, end_of = R.first_per_client(scores), R.last_per_client(scores)
+        base = np.asarray([first[c] for c in start_of["client_id"]], dtype=float)
+        tables.append({"client_id": start_of["client_id"], "first": base,
+                       "from": start_of["session_date"], "to": end_of["session_date"],
+                       "low": np.maximum(base - measure.reliable_change, measure.min),
+                       "high": np.minimum(base + measure.reliable_change, measure.max)})
+    if measure.cutoff is not None:
+        tables.append([{"cutoff": measure.cutoff}])
+    return [*tables, scores]
 
 
 def _outcome_chart(frames: list[pd.DataFrame], measure_key: str, config: Config,
