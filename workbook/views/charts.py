@@ -163,18 +163,6 @@ def _caseload_frames(ratings: pd.DataFrame, sign: str, config: Config, highlight
     rows = _select(ratings, None, start, end)
     rows = rows.loc[(rows["rater"] == rater) & rows[sign].notna(),
                     ["client_id", "session_date", sign]].rename(columns={sign: "score"})
-    spread = _weekly_spread(rows, start)
-    chosen = rows[rows["client_id"].isin(list(highlight))].sort_values(
-        ["client_id", "session_date"], kind="stable")
-    last = chosen.drop_duplicates("client_id", keep="last")
-    marks = _rupture_rows(ruptures, (sign, rater, None, start, end))
-    return [_band_frame(config), spread, chosen if len(chosen) else None,
-            last if len(chosen) else None, marks]
-
-
-def _weekly_spread(rows: pd.DataFrame, start: DateLike) -> pd.DataFrame:
-    """Quartiles of `score` per calendar week (Monday to Sunday; session_date, q1, median, q3),
-    each week dated by its Monday, or by `start` for a week that began before it."""
     week = rows["session_date"] - pd.to_timedelta(rows["session_date"].dt.weekday, unit="D")
     if start is not None:  # a week that began before the period is drawn from its start
         week = week.clip(lower=pd.Timestamp(start).normalize())
@@ -183,7 +171,12 @@ def _weekly_spread(rows: pd.DataFrame, start: DateLike) -> pd.DataFrame:
     if rows.empty:  # a sign nobody rated (e.g. not fed by an instrument export): no band
         spread = pd.DataFrame(columns=["session_date", 0.25, 0.5, 0.75])
     spread.columns = ["session_date", "q1", "median", "q3"]
-    return spread
+    chosen = rows[rows["client_id"].isin(list(highlight))].sort_values(
+        ["client_id", "session_date"], kind="stable")
+    last = chosen.drop_duplicates("client_id", keep="last")
+    marks = _rupture_rows(ruptures, (sign, rater, None, start, end))
+    return [_band_frame(config), spread, chosen if len(chosen) else None,
+            last if len(chosen) else None, marks]
 
 
 def _caseload_chart(frames: list[pd.DataFrame | None], sign: str, config: Config) -> ChartLike:
