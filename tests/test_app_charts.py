@@ -23,6 +23,7 @@ from workbook.views.filters import latest_scores
 from workbook.views.svg import chart_to_svg, compile_vega, vegalite_version
 
 CONFIG = Config()
+MIN_GAP = 12  # px: no two labels closer (issue 14)
 START = pd.Timestamp("2026-01-05")
 SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -114,7 +115,7 @@ def test_place_labels_are_apart_inside_and_in_order(wanted):
     placed = A.place_labels(wanted, low=A.LABEL_MARGIN, high=high)
     order = sorted(range(len(wanted)), key=lambda i: (wanted[i], i))
     ys = [placed[i] for i in order]
-    assert all(b - a >= A.LABEL_GAP - 1e-6 for a, b in zip(ys, ys[1:], strict=False))
+    assert all(b - a >= MIN_GAP - 1e-6 for a, b in zip(ys, ys[1:], strict=False))
     assert all(A.LABEL_MARGIN - 1e-6 <= y <= high + 1e-6 for y in ys)
 
 
@@ -151,7 +152,7 @@ def test_caseload_labels_never_collide_and_last_scores_match_pandas(clients, wee
         return
     labels = _dataset(spec, "label_y")
     ys = sorted(r["label_y"] for r in labels)
-    assert all(b - a >= A.LABEL_GAP - 1e-6 for a, b in zip(ys, ys[1:], strict=False))
+    assert all(b - a >= MIN_GAP - 1e-6 for a, b in zip(ys, ys[1:], strict=False))
     assert all(0 <= y <= _height(spec) for y in ys)
     lo, hi = CONFIG.scale.min, CONFIG.scale.max
     last = {r["client_id"]: hi - r["y_px"] * (hi - lo) / _height(spec) for r in labels}
@@ -330,7 +331,7 @@ def test_outcome_app_band_from_the_first_score_ever(capfd):
     assert bands == {c: (max(f - 6, 0), min(f + 6, 27)) for c, f in first.items()}
     assert _dataset(spec, "cutoff") == [{"cutoff": 10.0}]
     labels = sorted(r["label_y"] for r in _dataset(spec, "label_y"))
-    assert all(b - a >= A.LABEL_GAP - 1e-6 for a, b in zip(labels, labels[1:], strict=False))
+    assert all(b - a >= MIN_GAP - 1e-6 for a, b in zip(labels, labels[1:], strict=False))
     check_renders(spec, capfd)
 
 
