@@ -16,6 +16,7 @@ from test_app_charts import SETTINGS, START, caseload, check_renders
 from workbook.analysis.pipeline import analyse
 from workbook.data.config import Config
 from workbook.data.signs import SIGN_KEYS, SIGN_LABELS
+from workbook.views import app_rows as R
 from workbook.views.app_charts import WINDOW
 from workbook.views.course import course_specs, session_gaps
 
@@ -129,7 +130,9 @@ def test_course_signs_both_raters_and_rupture_episodes(capfd):
 
 def test_course_gap_is_therapist_minus_client_per_session():
     ratings = caseload(3, 5)
-    gaps = session_gaps(ratings[ratings["client_id"] == "C0001"])
+    table = R.take(ratings, ["client_id", "session_date", "rater", *SIGN_KEYS],
+                   clients=["C0001"])
+    gaps = pd.DataFrame(session_gaps(table))
     both = ratings[ratings["client_id"] == "C0001"].pivot_table(
         index="session_date", columns="rater", values="trust_safety").dropna()
     mine = gaps[gaps["sign"] == SIGN_LABELS["trust_safety"]].set_index("session_date")["gap"]

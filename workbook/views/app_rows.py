@@ -118,7 +118,7 @@ def gap_means(rows: pd.DataFrame, signs: Sequence[str], *, start: DateLike,
                                             "therapist_mean", "n_pairs", "mean_gap")}
     owner = (pairs // 1_000_000).astype(np.int64)
     for sign in signs:
-        means = [_pair_means(at, len(pairs), table[sign], table["rater"] == who)
+        means = [pair_means(at, len(pairs), table[sign], table["rater"] == who)
                  for who in ("client", "therapist")]
         both = ~np.isnan(means[0]) & ~np.isnan(means[1])
         n = np.bincount(owner[both], minlength=len(ids))
@@ -132,7 +132,7 @@ def gap_means(rows: pd.DataFrame, signs: Sequence[str], *, start: DateLike,
             for k, v in out.items()}
 
 
-def _pair_means(at: np.ndarray, n: int, values: np.ndarray, mine: np.ndarray) -> np.ndarray:
+def pair_means(at: np.ndarray, n: int, values: np.ndarray, mine: np.ndarray) -> np.ndarray:
     """Per (client, day) pair, the mean of this rater's non-blank values (NaN without one)."""
     values = values.astype(float)
     keep = mine & ~np.isnan(values)

@@ -17,10 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from workbook.data.config import Config
 from workbook.data.signs import SIGN_COLOURS, SIGN_KEYS, SIGN_LABELS
+from workbook.views import app_rows as R
 from workbook.views.app_charts import (
     WIDTH,
     _attendance_spec,
@@ -28,22 +30,21 @@ from workbook.views.app_charts import (
     _outcome_spec,
     _rating_y,
     _with_window,
+    assemble,
     choose_date_ticks,
     choose_window,
     spec_message,
 )
+from workbook.views.app_rows import Table
 from workbook.views.charts import (
     RUPTURE_STATUS,
     DateLike,
-    _band_frame,
-    _cached_spec,
     _concern_band,
     _config_key,
     _Data,
     _date_tip,
     _finish,
     _rupture_layer,
-    _select,
     _sign_scale,
     _wrap_expr,
 )
@@ -60,81 +61,95 @@ def course_specs(ratings: pd.DataFrame, ruptures: pd.DataFrame | None, *, config
                  end: DateLike = None) -> dict[str, dict[str, Any]]:
     """The client's course charts by key: "course:signs", "course:gap", "course:attendance",
     and "course:outcome:<measure>" for each measure the client has a score on up to `end`."""
-    mine = ratings.loc[ratings["client_id"] == client_id]
+    mine = ratings[ratings["client_id"].to_numpy() == client_id]
     if end is not None:
-        mine = _select(mine, None, None, end)
-    window = choose_window(start, end, [mine["session_date"]])
-    shown = _select(mine, None, *window)
-    episodes = _episodes(ruptures, client_id, window)
+        mine = mine[mine["session_date"].to_numpy(dtype="datetime64[D]") <= R.day(end)]
+    window = choose_window(start, end, [mine["session_date"].to_numpy(dtype="datetime64[D]")])
+    columns = ["client_id", "session_date", "rater", *SIGN_KEYS]
+    shown = R.take(mine, columns, start=window[0], end=window[1])
+    episodes = course_episodes(ruptures, client_id, window)
     specs = {"course:signs": spec_course_signs(shown, episodes, config=config,
                                                client_id=client_id, window=window),
              "course:gap": spec_course_gap(shown, config=config, client_id=client_id,
                                            window=window),
              "course:attendance": _attendance_spec(
-                 shown, start=window[0], end=window[1], who=client_id,
+                 mine, start=window[0], end=window[1], who=client_id,
                  title=f"{client_id}: sessions by attendance")}
-    for key in config.all_measures():
+    for key, measure in config.all_measures().items():
         if key in mine and mine[key].notna().any():
             specs[f"course:outcome:{key}"] = _outcome_spec(
                 mine, key, config=config, start=window[0], end=window[1], who=client_id,
-                title=f"{client_id}: {config.all_measures()[key].label}")
+                title=f"{client_id}: {measure.label}")
     return specs
 
 
-def _episodes(ruptures: pd.DataFrame | None, client_id: str,
-              window: tuple[pd.Timestamp, pd.Timestamp]) -> pd.DataFrame:
-    """The client's rupture episodes that overlap the window, their span cut to it."""
+def course_episodes(ruptures: pd.DataFrame | None, client_id: str,
+                    window: tuple[pd.Timestamp, pd.Timestamp]) -> Table:
+    """The client's rupture episodes that overlap the window (sign as its key, status and
+    rater in words), with their span cut to it (span_from, span_to)."""
     columns = ["client_id", "sign", "rater", "start_date", "end_date", "score", "status"]
     if ruptures is None or ruptures.empty:
-        return pd.DataFrame(columns=columns)
-    rows = ruptures.loc[ruptures["client_id"] == client_id, columns]
-    rows = rows[(rows["start_date"].dt.normalize() <= window[1])
-                & (rows["end_date"].dt.normalize() >= window[0])]
-    return rows.assign(status=rows["status"].map(RUPTURE_STATUS),
-                       rater=rows["rater"].map(lambda r: RATER_LABELS.get(r, r.title())),
-                       span_from=rows["start_date"].clip(lower=window[0]),
-                       span_to=rows["end_date"].clip(upper=window[1]))
+        return {c: np.asarray([], dtype="datetime64[D]" if c.endswith("date") else object)
+                for c in [*columns, "span_from", "span_to"]}
+    table = R.take(ruptures, columns, end=window[1], clients=[client_id],
+                   date_col="start_date")
+    table["end_date"] = table["end_date"].astype("datetime64[D]")
+    lo, hi = R.day(window[0]), R.day(window[1])
+    table = R.pick(table, table["end_date"] >= lo)
+    table["status"] = np.asarray([RUPTURE_STATUS.get(v, v) for v in table["status"]],
+                                 dtype=object)
+    table["rater"] = np.asarray([RATER_LABELS.get(r, str(r).title()) for r in table["rater"]],
+                                dtype=object)
+    table["score"] = table["score"].astype(float)
+    table["span_from"] = np.maximum(table["start_date"], lo)
+    table["span_to"] = np.minimum(table["end_date"], hi)
+    return table
 
 
 # --- the five signs --------------------------------------------------------------------------
 
 
-def spec_course_signs(rows: pd.DataFrame, episodes: pd.DataFrame, *, config: Config,
-                      client_id: str,
+def spec_course_signs(rows: Table, episodes: Table, *, config: Config, client_id: str,
                       window: tuple[pd.Timestamp, pd.Timestamp]) -> dict[str, Any]:
-    """A panel per sign the client or therapist rated in the window: both raters' ratings as
-    two lines, the concern band, and rupture episodes (shaded span, marker at the dip)."""
+    """A panel per sign the client or therapist rated in the window (`rows`: the client's, in
+    it): both raters' ratings as two lines, the concern band, and rupture episodes (shaded
+    span, marker at the dip)."""
     title = f"{client_id}: the five signs, rated by the client and the therapist"
-    panels = []
+    lo, hi = R.day(window[0]), R.day(window[1])
+    tables: list[Table | list[dict]] = [[{"lo": config.scale.min,
+                                          "hi": config.thresholds.concern_below}]]
+    shape = []
     for sign in SIGN_KEYS:
-        scores = _sign_scores(rows, sign)
-        if scores.empty:
+        scores = sign_scores(rows, sign)
+        if not R.size(scores):
             continue
-        mine = episodes[episodes["sign"] == sign]
-        marks = mine[(mine["start_date"] >= window[0]) & (mine["start_date"] <= window[1])]
-        marks = marks[["client_id", "start_date", "rater", "score", "status"]]
-        panels.append((sign, scores, mine, marks.rename(columns={"start_date": "session_date"})))
-    if not panels:
+        spans = R.pick(episodes, episodes["sign"] == sign)
+        dips = (spans["start_date"] >= lo) & (spans["start_date"] <= hi)
+        marks = {"client_id": spans["client_id"][dips], "session_date": spans["start_date"][dips],
+                 "rater": spans["rater"][dips], "score": spans["score"][dips],
+                 "status": spans["status"][dips]}
+        spans = {k: v for k, v in spans.items() if k != "sign"}
+        shape.append((sign, R.size(spans) > 0, R.size(marks) > 0))
+        tables += [t for t in (scores, spans, marks) if t is scores or R.size(t)]
+    if not shape:
         return spec_message(title, f"No ratings of {client_id} by the client or the therapist "
                                    "in this period.")
-    frames = [_band_frame(config)]
-    shape = []
-    for sign, scores, spans, marks in panels:
-        frames.append(scores)
-        shape.append((sign, len(spans) > 0, len(marks) > 0))
-        frames += [f for f, has in ((spans, len(spans)), (marks, len(marks))) if has]
     ticks = choose_date_ticks(*window)
     key = ("course-signs", _config_key(config), ticks, tuple(shape))
-    spec = _cached_spec(key, frames, lambda f: _signs_chart(f, shape, config, ticks, title))
+    spec = assemble(key, tables, lambda f: _signs_chart(f, shape, config, ticks, title))
     return _with_window(spec, window)
 
 
-def _sign_scores(rows: pd.DataFrame, sign: str) -> pd.DataFrame:
-    """The client's and therapist's ratings of a sign: client_id, session_date, rater, score."""
-    out = rows.loc[rows["rater"].isin(list(RATER_LABELS)) & rows[sign].notna(),
-                   ["client_id", "session_date", "rater", sign]].rename(columns={sign: "score"})
-    out = out.sort_values(["rater", "session_date"], kind="stable")
-    return out.assign(rater=out["rater"].map(RATER_LABELS))
+def sign_scores(rows: Table, sign: str) -> Table:
+    """The client's and therapist's ratings of a sign (client_id, session_date, rater in words,
+    score), by rater then date."""
+    raters = rows["rater"]
+    keep = np.isin(raters, np.asarray(list(RATER_LABELS), dtype=object)) & ~np.isnan(
+        rows[sign].astype(float))
+    table = {"client_id": rows["client_id"][keep], "session_date": rows["session_date"][keep],
+             "rater": np.asarray([RATER_LABELS[r] for r in raters[keep]], dtype=object),
+             "score": rows[sign][keep].astype(float)}
+    return R.pick(table, np.lexsort((table["session_date"], table["rater"])))
 
 
 def _signs_chart(frames: list[pd.DataFrame], shape: list[tuple], config: Config, ticks: tuple,
@@ -196,34 +211,39 @@ def _episode_layer(spans: alt.NamedData, ticks: tuple) -> alt.Chart:
 # --- perspective gap per session -------------------------------------------------------------
 
 
-def spec_course_gap(rows: pd.DataFrame, *, config: Config, client_id: str,
+def spec_course_gap(rows: Table, *, config: Config, client_id: str,
                     window: tuple[pd.Timestamp, pd.Timestamp]) -> dict[str, Any]:
     """Therapist minus client rating of each session both rated, a panel per sign."""
     title = f"{client_id}: perspective gap, therapist minus client, per session"
     gaps = session_gaps(rows)
-    if gaps.empty:
+    if not R.size(gaps):
         return spec_message(title, f"No sessions of {client_id} rated by both the client and "
                                    "the therapist in this period.")
     ticks = choose_date_ticks(*window)
     key = ("course-gap", _config_key(config), ticks)
-    spec = _cached_spec(key, [gaps], lambda f: _gap_chart(f[0], config, ticks, title))
+    spec = assemble(key, [gaps], lambda f: _gap_chart(f[0], config, ticks, title))
     return _with_window(spec, window)
 
 
-def session_gaps(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per session date and sign rated by both: client_id, session_date, sign (label), gap
-    (therapist minus client)."""
-    both = rows[rows["rater"].isin(["client", "therapist"])]
-    long = both.melt(id_vars=["client_id", "session_date", "rater"], value_vars=list(SIGN_KEYS),
-                     var_name="sign", value_name="score").dropna(subset=["score"])
-    wide = long.pivot_table(index=["client_id", "session_date", "sign"], columns="rater",
-                            values="score", aggfunc="mean")
-    wide = wide.reindex(columns=["client", "therapist"]).dropna().reset_index()
-    out = wide.assign(gap=wide["therapist"] - wide["client"])
-    out["order"] = out["sign"].map({k: i for i, k in enumerate(SIGN_KEYS)})
-    out = out.sort_values(["order", "session_date"], kind="stable")
-    out["sign"] = out["sign"].map(SIGN_LABELS)
-    return out[["client_id", "session_date", "sign", "client", "therapist", "gap"]]
+def session_gaps(rows: Table) -> Table:
+    """Per session day and sign rated by both (one client's `rows`): client_id, session_date,
+    sign (label), the client's and therapist's rating and the gap (therapist minus client),
+    by sign then date."""
+    days, at = np.unique(rows["session_date"], return_inverse=True)
+    who = rows["client_id"][:1]
+    parts: dict[str, list] = {k: [] for k in ("session_date", "sign", "client", "therapist")}
+    for sign in SIGN_KEYS:
+        client, therapist = (R.pair_means(at, len(days), rows[sign], rows["rater"] == rater)
+                             for rater in ("client", "therapist"))
+        both = ~np.isnan(client) & ~np.isnan(therapist)
+        for name, values in zip(parts, (days[both], np.full(both.sum(), SIGN_LABELS[sign],
+                                                             dtype=object),
+                                        client[both], therapist[both]), strict=True):
+            parts[name].append(values)
+    out = {k: np.concatenate(v) if v else np.asarray([]) for k, v in parts.items()}
+    n = len(out["sign"])
+    return {"client_id": np.repeat(who.astype(object), n) if len(who) else
+            np.asarray([], dtype=object), **out, "gap": out["therapist"] - out["client"]}
 
 
 def _gap_chart(rows: pd.DataFrame, config: Config, ticks: tuple, title: str) -> alt.FacetChart:
