@@ -282,7 +282,7 @@ def _caseload_sign_frames(rows: pd.DataFrame, sign: str, where: tuple, highlight
     table["score"] = table.pop(sign).astype(float)
     wanted = np.isin(table["client_id"], np.asarray(highlight, dtype=object))
     chosen = R.sort_by_client(R.pick(table, wanted))
-    return {"spread": R.weekly_quartiles(table["session_date"], table["score"], start),
+    return {"spread": R.weekly_quartiles(table["session_date"], table["score"], start, end),
             "chosen": chosen, "last": R.last_per_client(chosen),
             "marks": rupture_marks(ruptures, sign, rater, highlight, (start, end))}
 
@@ -310,19 +310,19 @@ def _caseload_sign_chart(frames: list[pd.DataFrame], info: Any, config: Config,
     data = _Data()
     named = [data.add(f) for f in frames]
     x, y = _date_x(ticks), _rating_y(config)
-    band = alt.Chart(named[1]).encode(x=x)
+    band = alt.Chart(named[1]).encode(x=x, x2="until:T")
     tips = [alt.Tooltip("session_date:T", title="Week from", format="%d %b %Y",
                         formatType="utc"),
             alt.Tooltip("q1:Q", title="Lower quartile", format=".1f"),
             alt.Tooltip("median:Q", title="Median", format=".1f"),
             alt.Tooltip("q3:Q", title="Upper quartile", format=".1f")]
     layers = [*_concern_band(config, named[0]),
-              band.mark_area(color=info.colour, opacity=0.18).encode(
+              band.mark_rect(color=info.colour, opacity=0.18).encode(
                   y=alt.Y("q1:Q", scale=_rating_scale(config), title=_rating_title(config)),
-                  y2="q3:Q",
-                  tooltip=tips),
-              band.mark_line(color=info.colour, strokeDash=[5, 3], opacity=0.7).encode(
-                  y=alt.Y("median:Q", scale=_rating_scale(config)))]
+                  y2="q3:Q", tooltip=tips),
+              band.mark_rule(color=info.colour, strokeDash=[5, 3], opacity=0.8,
+                             strokeWidth=1.5).encode(
+                  y=alt.Y("median:Q", scale=_rating_scale(config)), tooltip=tips)]
     rest = named[2:]
     if shape[0]:
         chosen, labels = rest[:2]

@@ -75,9 +75,11 @@ def first_per_client(table: Table) -> Table:
     return pick(table, starts)
 
 
-def weekly_quartiles(days: np.ndarray, scores: np.ndarray, start: DateLike) -> Table:
+def weekly_quartiles(days: np.ndarray, scores: np.ndarray, start: DateLike,
+                     end: DateLike = None) -> Table:
     """Quartiles (linear, as pandas and numpy) of the scores per calendar week, Monday to
-    Sunday, dated by the Monday or by `start` for a week that began before it."""
+    Sunday, dated by the Monday or by `start` for a week that began before it; `until`: the
+    next Monday, or `end` for the week it cuts."""
     d = days.astype(np.int64)
     week = d - (d + 3) % 7  # 1970-01-01 was a Thursday
     if start is not None:
@@ -86,7 +88,11 @@ def weekly_quartiles(days: np.ndarray, scores: np.ndarray, start: DateLike) -> T
     w, s = week[order], scores[order].astype(float)
     firsts = np.flatnonzero(np.r_[True, w[1:] != w[:-1]]) if len(w) else np.arange(0)
     counts = np.diff(np.r_[firsts, len(w)])
-    out = {"session_date": w[firsts].astype("datetime64[D]")}
+    until = d - (d + 3) % 7 + 7
+    ends = until[order][firsts] if end is None else np.minimum(
+        until[order][firsts], day(end).astype(np.int64))
+    out = {"session_date": w[firsts].astype("datetime64[D]"),
+           "until": ends.astype("datetime64[D]")}
     for name, q in (("q1", 0.25), ("median", 0.5), ("q3", 0.75)):
         pos = q * (counts - 1)
         lo = np.floor(pos).astype(np.int64)
