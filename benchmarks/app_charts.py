@@ -23,6 +23,7 @@ from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
 from workbook.data.config import Config
 from workbook.data.signs import SIGN_KEYS
 from workbook.views import app_charts as A
+from workbook.views.app_rows import latest_ratings
 from workbook.views.course import course_specs
 from workbook.views.filters import latest_scores
 
@@ -89,8 +90,10 @@ def main() -> None:
             highlight=sorted(rows["client_id"].unique()), **span),
         "spec_latest_heatmap": lambda: A.spec_latest_heatmap(latest, config=config,
                                                              rater="client"),
-        "latest_scores + spec_latest_heatmap": lambda: A.spec_latest_heatmap(
+        "filters.latest_scores + spec_latest_heatmap": lambda: A.spec_latest_heatmap(
             latest_scores(rows[rows["rater"] == "client"]), config=config, rater="client"),
+        "app_rows.latest_ratings + spec_latest_heatmap": lambda: A.spec_latest_heatmap(
+            latest_ratings(rows, rater="client", **span), config=config, rater="client"),
         "spec_gap_app": lambda: A.spec_gap_app(rows, config=config, signs=SIGN_KEYS, **span),
         "spec_attendance_app": lambda: A.spec_attendance_app(rows, **span),
         "spec_outcome_app (phq9)": lambda: A.spec_outcome_app(rows, "phq9", config=config,

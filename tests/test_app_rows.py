@@ -15,6 +15,8 @@ from workbook.data.signs import SIGN_KEYS
 from workbook.views import app_rows as R
 from workbook.views import charts as C
 from workbook.views.app_charts import attendance_marks, outcome_tables
+from workbook.views.charts import select_rows
+from workbook.views.filters import latest_scores
 
 CONFIG = Config()
 
@@ -124,3 +126,14 @@ def test_weekly_quartiles_weeks_start_on_monday(start):
     assert [str(d) for d in out["until"]] == ["2026-01-12", "2026-01-19"]
     cut = R.weekly_quartiles(days, np.array([1.0, 3.0, 5.0]), start, "2026-01-14")
     assert [str(d) for d in cut["until"]] == ["2026-01-12", "2026-01-14"]
+
+
+@SETTINGS
+@given(cases, st.sampled_from(["client", "therapist"]))
+def test_latest_ratings_equal_latest_scores(case, rater):
+    rows, start, end = _case(case)
+    theirs = latest_scores(select_rows(rows, rater=rater, start=start, end=end))
+    ours = R.latest_ratings(rows, rater=rater, start=start, end=end)
+    pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+    some = R.latest_ratings(rows, rater=rater, start=start, end=end, signs=SIGN_KEYS[:2])
+    assert set(some["sign"]) <= set(SIGN_KEYS[:2])

@@ -15,7 +15,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from workbook.data.signs import SIGN_KEYS
+
 Table = dict[str, np.ndarray]
+_SIGN_COLUMNS = frozenset(SIGN_KEYS)
 DateLike = str | pd.Timestamp | None
 
 
@@ -167,3 +170,27 @@ def _json_values(values: np.ndarray) -> list:
         if missing.any():
             return [None if m else v for v, m in zip(out, missing, strict=True)]
     return out
+
+
+def latest_ratings(rows: pd.DataFrame, *, rater: str, start: DateLike, end: DateLike,
+                   signs: Sequence[str] | None = None) -> pd.DataFrame:
+    """Each client's latest non-blank rating by `rater` per sign in start..end (client_id, sign,
+    latest; by client, then sign key), the heatmap's input: what
+    `workbook.views.filters.latest_scores` gives for those rows, in a fraction of the time."""
+    signs = list(signs) if signs is not None else [
+        c for c in rows.columns if c in _SIGN_COLUMNS]
+    table = sort_by_client(take(rows, ["client_id", "session_date", *signs], start=start,
+                                end=end, rater=rater))
+    clients = keys = np.asarray([], dtype=object)
+    values = np.asarray([], dtype=float)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for sign in sorted(signs):
+        last = last_per_client(pick(table, ~np.isnan(table[sign].astype(float))))
+        parts.append((last["client_id"], np.full(len(last["client_id"]), sign, dtype=object),
+                      last[sign].astype(float)))
+    if parts:
+        clients, keys, values = (np.concatenate(p) for p in zip(*parts, strict=True))
+    codes = pd.factorize(clients, sort=True)[0]
+    order = np.lexsort((pd.factorize(keys, sort=True)[0], codes))
+    return pd.DataFrame({"client_id": clients[order].astype(object),
+                         "sign": keys[order].astype(object), "latest": values[order]})
