@@ -345,9 +345,12 @@ def test_every_builder_renders_at_30_clients(capfd):
               A.spec_gap_app(rows, config=CONFIG, signs=SIGN_KEYS, start=START, end=end),
               A.spec_attendance_app(rows, start=START, end=end),
               A.spec_outcome_app(rows, "phq9", config=CONFIG, start=START, end=end)]
+    aggregates = [{"lo", "hi"}, {"session_date", "until", "q1", "median", "q3"}, {"cutoff"}]
     for spec in specs:
         assert not _is_message(spec)
         check_renders(spec, capfd)
+        for rows_ in spec["datasets"].values():  # a client's marks carry client_id
+            assert "client_id" in rows_[0] or set(rows_[0]) in aggregates, rows_[0]
 
 
 # --- empty charts ----------------------------------------------------------------------------

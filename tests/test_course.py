@@ -49,6 +49,8 @@ def test_course_keys_and_only_that_clients_rows(capfd):
     others = set(ratings["client_id"]) - {"C0003"}
     for key, spec in specs.items():
         assert {r["client_id"] for r in _rows_with(spec, "client_id")} == {"C0003"}, key
+        for rows in spec["datasets"].values():  # every mark of the client carries its id
+            assert "client_id" in rows[0] or set(rows[0]) in ({"lo", "hi"}, {"cutoff"}), key
         text = json.dumps(spec)
         assert not any(other in text for other in others), key
         check_renders(spec, capfd)
