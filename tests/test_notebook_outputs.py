@@ -101,6 +101,15 @@ def test_a_run_without_html_shows_its_summary_and_links(tmp_path):
     assert "1 file(s) written" in repr(shown)
 
 
+def test_the_plain_text_of_a_large_batch_lists_a_dozen_files(tmp_path):
+    files = tuple(tmp_path / f"therapist-T{i:03}.pdf" for i in range(100))
+    shown = RunOutput("Clinic monthly reports: 2026-10", files, base=tmp_path)
+    lines = repr(shown).splitlines()
+    assert lines[1:13] == [f"  {path}" for path in files[:12]]
+    assert lines[13:] == [f"  ... and 88 more in {tmp_path}"]
+    assert len(HREF.findall(shown._repr_html_())) == 100
+
+
 # --- the notebooks, executed -------------------------------------------------------------------
 
 def execute(name: str, out: Path, cwd: Path, **parameters) -> nbformat.NotebookNode:

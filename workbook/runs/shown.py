@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from workbook.runs.places import link_target, notebook_folder
 
+LISTED = 12  # paths in the plain text; a clinic's batch may write hundreds (all are linked)
 FRAME_HEIGHT = "80vh"  # the brief is one to two pages: most of a screen, then it scrolls
 
 
@@ -35,7 +36,10 @@ class RunOutput:
 
     def __repr__(self) -> str:
         lines = [self.title, *filter(None, self.summary.splitlines())]
-        lines += [f"  {path}" for path in self.files]
+        lines += [f"  {path}" for path in self.files[:LISTED]]
+        if len(self.files) > LISTED:
+            lines.append(f"  ... and {len(self.files) - LISTED} more in "
+                         f"{Path(self.files[LISTED]).parent}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
