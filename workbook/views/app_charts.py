@@ -16,6 +16,12 @@ so a builder call costs a few milliseconds. What differs from print:
   (encodings with `scale: null`).
 - Every mark of a client carries `client_id` in its datum (the app's click handler reads it);
   titles name the rater ("Trust & safety, rated by the client").
+- The caseload band is a step per calendar week (a rect from the week's Monday, or the window's
+  start, to the next Monday, or the window's end, spanning the week's middle half, and its
+  median as a dashed rule), so a week's window shows it too.
+- Heatmap: four classes from `heat_classes` (two warm below thresholds.concern_below, two cool
+  at or above it) named in the legend, dark text on light cells and white on dark, and the
+  cells below the threshold outlined in black (not colour alone).
 - No chart draws empty axes: with nothing to draw a builder returns `spec_message`, a title and
   a plain sentence, and empty layers are left out (no Vega "Infinite extent" warning).
 """
@@ -239,8 +245,9 @@ def spec_caseload_sign(
     end: DateLike, highlight: Iterable[str] = (), ruptures: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """One sign's ratings by `rater` across the clients in `rows` (one therapist's, every
-    rater): the caseload band (middle half per week) and dashed median, the concern band, a
-    line per `highlight` client with a label at the right, and their possible ruptures."""
+    rater): the caseload band (middle half per week, a step a week) and its dashed median,
+    the concern band, a line per `highlight` client with a label at the right, and their
+    possible ruptures."""
     info = get_sign(sign)
     title = f"{info.label}, rated by {name_rater(rater)}"
     frames = _caseload_sign_frames(rows, sign, (rater, start, end), list(highlight), ruptures)
