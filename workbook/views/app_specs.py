@@ -15,7 +15,8 @@ from workbook.data.config import Config
 from workbook.data.signs import SIGN_KEYS
 from workbook.views import app_charts as ac
 from workbook.views.course import course_specs
-from workbook.views.filters import OUTCOME_PREFIX, FilterState, filter_ratings, latest_scores
+from workbook.views.app_rows import latest_ratings
+from workbook.views.filters import OUTCOME_PREFIX, FilterState
 
 HIGHLIGHT_CHOSEN = 12  # a choice of up to this many clients is drawn client by client
 LIVE = ("unrepaired", "open")
@@ -40,7 +41,7 @@ def build_view_specs(mine: Analysis, state: FilterState,
                                                                                   state),
                 ruptures=mine.ruptures, **span)
         elif key == "heatmap":
-            latest = latest_scores(filter_ratings(rows, rater=state.rater, **span), state.signs)
+            latest = latest_ratings(rows, rater=state.rater, signs=state.signs, **span)
             specs[key] = ac.spec_latest_heatmap(latest, config=config, rater=state.rater,
                                                 signs=state.signs)
         elif key == "gap":
