@@ -14,8 +14,8 @@ from workbook.analysis.pipeline import Analysis
 from workbook.data.config import Config
 from workbook.data.signs import SIGN_KEYS
 from workbook.views import app_charts as ac
-from workbook.views.course import course_specs
 from workbook.views.app_rows import latest_ratings
+from workbook.views.course import course_specs
 from workbook.views.filters import OUTCOME_PREFIX, FilterState
 
 HIGHLIGHT_CHOSEN = 12  # a choice of up to this many clients is drawn client by client
