@@ -73,6 +73,8 @@ class ReviewParameters:
     month: str | None = None
     period_start: str | None = None
     period_end: str | None = None
+    supervisor_id: str | None = None  # set: only this supervisor's supervisees are reachable
+    only_therapist: bool = False  # True: only therapist_id is reachable
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,11 @@ def validate_parameters(namespace: Mapping[str, object]) -> ReviewParameters:
     """
     values = check_parameters(namespace, {
         "data": _input_file, "config": _input_file, "therapist_id": P.text, "month": P.month,
-        "period_start": P.iso_date, "period_end": P.iso_date})
+        "period_start": P.iso_date, "period_end": P.iso_date, "supervisor_id": P.text,
+        "only_therapist": _flag})
+    if values["only_therapist"] and values["therapist_id"] is None:
+        raise ParameterError("parameter only_therapist: True needs therapist_id (the one "
+                             "therapist whose caseload is shown)")
     if values["month"] is not None and (values["period_start"] or values["period_end"]):
         raise ParameterError("give either month or period_start and period_end, not both")
     if (values["period_start"] is None) != (values["period_end"] is None):
@@ -106,6 +112,16 @@ def validate_parameters(namespace: Mapping[str, object]) -> ReviewParameters:
     if values["period_start"] is not None:
         parse_period(values["period_start"], values["period_end"])
     return ReviewParameters(**values)
+
+
+def _flag(name: str, value: object) -> bool:
+    """True or False (papermill's `-p only_therapist True` gives a bool); None (not given) is
+    False."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ParameterError(f"parameter {name}: expected True or False, got {value!r}")
+    return value
 
 
 def _input_file(name: str, value: object) -> Path | str | None:
