@@ -180,18 +180,26 @@ def agenda_text(page) -> str:
 
 
 def source_on_screen(page) -> list[str]:
-    """What of the notebook's code is visible: input areas, code cell inputs, and `pre`
-    blocks that read like Python."""
+    """What of the notebook's code and plumbing is visible: any code cell's input area,
+    editor or prompt; any `pre`/`code` block that reads like Python; any text naming
+    papermill, `globals()` or "Run All" (a markdown cell's rendered text is allowed)."""
     return page.evaluate("""() => {
         const seen = el => el.offsetParent !== null && el.getClientRects().length > 0;
         const out = [];
-        for (const el of document.querySelectorAll('.jp-InputArea, .jp-CodeCell .jp-Cell-inputArea,'
-                                                   + ' .jp-CodeCell .jp-InputArea-editor')) {
+        const inputs = '.jp-CodeCell .jp-InputArea, .jp-CodeCell .jp-Cell-inputWrapper,'
+            + ' .jp-InputArea-editor, .jp-InputPrompt, .jp-CodeMirrorEditor';
+        for (const el of document.querySelectorAll(inputs)) {
             if (seen(el)) out.push('input: ' + el.textContent.slice(0, 80));
         }
-        const python = /(^|\\n)\\s*(from \\S+ import|import \\w|def \\w+\\(|\\w+ = open_)/;
-        for (const el of document.querySelectorAll('pre')) {
-            if (seen(el) && python.test(el.textContent)) out.push('pre: ' + el.textContent.slice(0, 80));
+        const python = /(^|\\n)\\s*(from \\S+ import|import \\w|def \\w+\\(|\\w+ = \\w+\\()/;
+        for (const el of document.querySelectorAll('pre, code')) {
+            if (seen(el) && python.test(el.textContent)) {
+                out.push('source: ' + el.textContent.slice(0, 80));
+            }
         }
+        const plumbing = /papermill|globals\\(\\)|Run All|open_caseload_review/;
+        const text = document.body.innerText;
+        const hit = text.match(plumbing);
+        if (hit) out.push('plumbing: ' + text.slice(Math.max(0, hit.index - 40), hit.index + 40));
         return out;
     }""")
