@@ -308,7 +308,7 @@ def test_validate_parameters_ignores_objects_made_later():
     ({"period_start": "2026-09-30", "period_end": "2026-09-01"}, "the end is before the start"),
     ({"data": None}, "parameter data: expected the path of a ratings file"),
     ({"therapist": "T02"}, r"unknown parameter 'therapist'; did you mean 'therapist_id'\?"),
-    ({"only_therapist": True}, r"parameter only_therapist: True needs therapist_id"),
+    ({"only_therapist": True}, r"only_therapist=True needs therapist_id"),
     ({"only_therapist": "yes", "therapist_id": "T01"},
      r"parameter only_therapist: expected True or False, got 'yes'"),
     ({"supervisor_id": 1}, r"parameter supervisor_id: got the number 1"),

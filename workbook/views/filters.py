@@ -73,8 +73,8 @@ class ReviewParameters:
     month: str | None = None
     period_start: str | None = None
     period_end: str | None = None
-    supervisor_id: str | None = None  # set: only this supervisor's supervisees are reachable
-    only_therapist: bool = False  # True: only therapist_id is reachable
+    supervisor_id: str | None = None
+    only_therapist: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,7 @@ def validate_parameters(namespace: Mapping[str, object]) -> ReviewParameters:
         "period_start": P.iso_date, "period_end": P.iso_date, "supervisor_id": P.text,
         "only_therapist": _flag})
     if values["only_therapist"] and values["therapist_id"] is None:
-        raise ParameterError("parameter only_therapist: True needs therapist_id (the one "
-                             "therapist whose caseload is shown)")
+        raise ParameterError("only_therapist=True needs therapist_id")
     if values["month"] is not None and (values["period_start"] or values["period_end"]):
         raise ParameterError("give either month or period_start and period_end, not both")
     if (values["period_start"] is None) != (values["period_end"] is None):
@@ -115,9 +114,7 @@ def validate_parameters(namespace: Mapping[str, object]) -> ReviewParameters:
 
 
 def _flag(name: str, value: object) -> bool:
-    """True or False (papermill's `-p only_therapist True` gives a bool); None (not given) is
-    False."""
-    if value is None:
+    if value is None:  # not set (a notebook from before the parameter)
         return False
     if not isinstance(value, bool):
         raise ParameterError(f"parameter {name}: expected True or False, got {value!r}")

@@ -1,0 +1,282 @@
+"""Benchmark: the caseload review app (`workbook review`) in Debian Chromium, one therapist with
+30 clients x 26 weekly sessions, client and therapist ratings (targets, ../shared/DESIGN.md:
+ready <= 10 s cold; a filter event to every chart and the agenda updated <= 250 ms).
+
+(a) From starting `workbook review --no-browser` to the ready page in Chromium (a fresh server,
+    kernel and page each run; the browser process is started before the clock), cold: once with
+    an empty ~/.cache/workbook (HOME and XDG_CACHE_HOME in a fresh temp folder) and once with the
+    cache warm. Ready is the app contract's (`.wb-app`, every visible `.wb-chart` drawn at its
+    version). A page without `.wb-app` (the notebook before the app) counts as ready when Voila
+    has shown it and every chart it shows is drawn (`.vega-embed svg`).
+(b) For each filter (clients, preset, rater, signs): from the filter's change event, dispatched
+    in the page, to every visible `.wb-chart` drawn at its new version and the agenda's text
+    changed, timed in the page (performance.now, a MutationObserver), median of --runs runs
+    alternating between two values. Before the app only the clients filter can be timed (to
+    every chart's SVG changed).
+
+Run as `.venv/bin/python benchmarks/app_browser.py [--runs N] [--starts N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from appdriver import (  # noqa: E402
+    find_chromium,
+    launch_chromium,
+    start_review,
+    stop_review,
+    wait_ready,
+    wait_shown,
+    watch_page,
+)
+
+from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS  # noqa: E402
+from workbook.data.signs import SIGN_KEYS  # noqa: E402
+
+READY_TARGET_S = 10.0
+FILTER_TARGET_MS = 250.0
+START = pd.Timestamp("2025-01-06")
+
+
+def caseload(clients: int = 30, sessions: int = 26, seed: int = 0) -> pd.DataFrame:
+    """One therapist's ratings, as benchmarks/filters.py caseload(): weekly sessions, client +
+    therapist ratings, ~7% missed; a supervisor and a site so the file reads like a clinic's."""
+    rng = np.random.default_rng(seed)
+    n = clients * sessions
+    client = np.repeat(np.arange(clients), sessions)
+    week = np.tile(np.arange(sessions), clients)
+    attendance = rng.choice(["attended", "cancelled", "no_show"], n, p=[0.93, 0.04, 0.03])
+    base = pd.DataFrame({
+        "client_id": [f"C{c + 1:03d}" for c in client], "therapist_id": "T01",
+        "supervisor_id": "S1", "site": "north",
+        "session_date": START + pd.to_timedelta(week * 7 + client % 5, unit="D"),
+        "session_number": week + 1, "attendance": attendance, "note": None})
+    frames = []
+    for rater, lift in (("client", 0.0), ("therapist", 0.5)):
+        frame = base.assign(rater=rater)
+        for key in SIGN_KEYS:
+            scores = np.clip(np.round(rng.normal(8.2 + lift, 1.0, n)), 0, 10)
+            frame[key] = np.where(attendance == "attended", scores, np.nan)
+        for key in BUILTIN_MEASURE_KEYS:
+            frame[key] = np.nan
+        frames.append(frame)
+    frame = pd.concat(frames)[list(BASE_ORDER)]
+    return frame.sort_values(["client_id", "session_date", "rater"], ignore_index=True)
+
+
+LEGACY_READY_JS = """() => {
+    const embeds = [...document.querySelectorAll('.vega-embed')];
+    return embeds.length > 0 && embeds.every(e => e.querySelector('svg.marks'));
+}"""
+
+
+def wait_page_ready(page) -> str:
+    """Wait for the ready page; say which readiness was used ('app' or 'notebook')."""
+    wait_shown(page)
+    if page.locator(".wb-app").count():
+        wait_ready(page)
+        return "app"
+    page.wait_for_function(LEGACY_READY_JS, timeout=60_000, polling=20)
+    return "notebook"
+
+
+def time_start(browser, data: Path, env: dict[str, str]) -> tuple[float, str]:
+    """Seconds from starting `workbook review` to the ready page, and the readiness kind."""
+    app = start_review(["--data", str(data)], env=env)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app.url)
+        kind = wait_page_ready(page)
+        elapsed = time.monotonic() - app.started
+        page.close()
+        return elapsed, kind
+    finally:
+        stop_review(app)
+
+
+# In the page: set a <select>'s values, dispatch `change`, resolve with the ms until every
+# visible .wb-chart is drawn at its version, the visible ones of `keys` (null: all) at a version
+# other than before, and the agenda's text changed.
+TIME_FILTER_JS = """async ([selector, values, keys]) => {
+    const select = document.querySelector(selector);
+    const charts = () => [...document.querySelectorAll('.wb-chart')]
+        .filter(c => c.offsetParent !== null);
+    const before = Object.fromEntries(charts().map(c => [c.dataset.key, c.dataset.rendered]));
+    const agenda = document.querySelector('.wb-agenda').innerText;
+    const done = () => {
+        const shown = charts();
+        if (!shown.every(c => c.dataset.rendered === c.dataset.version)) return false;
+        const wanted = shown.filter(c => !keys || keys.includes(c.dataset.key));
+        return wanted.length > 0 && wanted.every(c => c.dataset.rendered !== before[c.dataset.key])
+            && document.querySelector('.wb-agenda').innerText !== agenda;
+    };
+    return await new Promise((resolve, reject) => {
+        const observer = new MutationObserver(() => {
+            if (done()) { observer.disconnect(); resolve(performance.now() - t0); }
+        });
+        observer.observe(document.body, {subtree: true, childList: true, attributes: true,
+                                         characterData: true});
+        setTimeout(() => { observer.disconnect(); reject(new Error('no update in 20 s')); },
+                   20000);
+        for (const o of select.options) o.selected = values.includes(o.value);
+        const t0 = performance.now();
+        select.dispatchEvent(new Event('change', {bubbles: true}));
+    });
+}"""
+
+LEGACY_TIME_JS = """async ([values]) => {
+    const select = document.querySelector('.widget-select-multiple select');
+    const svgs = () => [...document.querySelectorAll('.vega-embed svg.marks')];
+    const before = svgs().map(s => s.outerHTML);
+    const done = () => { const now = svgs();
+        return now.length === before.length && now.every((s, i) => s.outerHTML !== before[i]); };
+    return await new Promise((resolve, reject) => {
+        const observer = new MutationObserver(() => {
+            if (done()) { observer.disconnect(); resolve(performance.now() - t0); }
+        });
+        observer.observe(document.body, {subtree: true, childList: true, attributes: true});
+        setTimeout(() => { observer.disconnect(); reject(new Error('no update in 20 s')); },
+                   20000);
+        for (const o of select.options) o.selected = values.includes(o.value);
+        const t0 = performance.now();
+        select.dispatchEvent(new Event('change', {bubbles: true}));
+    });
+}"""
+
+
+def options(page, selector: str) -> list[dict]:
+    return page.locator(selector).evaluate(
+        "s => [...s.options].map(o => ({value: o.value, text: o.textContent.toLowerCase(),"
+        " selected: o.selected}))")
+
+
+def filter_cases(page) -> dict[str, tuple[str, list, list, list | None]]:
+    """Each filter kind: its select, two values to alternate between, the charts it must
+    re-render (None: every visible one)."""
+    clients = [o["value"] for o in options(page, ".wb-clients select")]
+    preset = options(page, ".wb-preset select")
+    month = next(o["value"] for o in preset if "this month" in o["text"])
+    three = next(o["value"] for o in preset if "3 months" in o["text"])
+    raters = [o["value"] for o in options(page, ".wb-rater select")]
+    signs = [o["value"] for o in options(page, ".wb-signs select")]
+    return {
+        "clients": (".wb-clients select", [clients[0]], [], None),
+        "preset/dates": (".wb-preset select", [three], [month], None),
+        "rater": (".wb-rater select", [raters[-1]], [raters[0]], [*SIGN_KEYS, "heatmap"]),
+        "signs": (".wb-signs select", [signs[0]], signs, ["heatmap", "gap"]),
+    }
+
+
+def time_filters(page, runs: int) -> dict[str, list[float]]:
+    """ms per filter change, `runs` per kind (alternating values), after one warm-up pair."""
+    times: dict[str, list[float]] = {}
+    for kind, (selector, first, second, keys) in filter_cases(page).items():
+        times[kind] = []
+        for i in range(runs + 2):
+            ms = page.evaluate(TIME_FILTER_JS, [selector, first if i % 2 == 0 else second, keys])
+            if i >= 2:
+                times[kind].append(ms)
+    return times
+
+
+def time_legacy_clients(page, runs: int) -> list[float]:
+    clients = page.locator(".widget-select-multiple select").first.evaluate(
+        "s => [...s.options].map(o => o.value)")
+    out = []
+    for i in range(runs + 2):
+        ms = page.evaluate(LEGACY_TIME_JS, [[clients[i % 2]]])
+        if i >= 2:
+            out.append(ms)
+    return out
+
+
+def report_starts(label: str, seconds: list[float]) -> None:
+    worst = max(seconds)
+    print(f"  {label:<32} {', '.join(f'{s:.1f}' for s in seconds):<18} s   target "
+          f"<= {READY_TARGET_S:.0f} s   {'PASS' if worst <= READY_TARGET_S else 'FAIL'}")
+
+
+def report_filter(kind: str, times: list[float]) -> None:
+    median = statistics.median(times)
+    print(f"  {kind:<14} median {median:7.1f} ms  (min {min(times):.0f}, max {max(times):.0f},"
+          f" n={len(times)})   target <= {FILTER_TARGET_MS:.0f} ms   "
+          f"{'PASS' if median <= FILTER_TARGET_MS else 'FAIL'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="timed changes per filter (median)")
+    parser.add_argument("--starts", type=int, default=1, help="cold starts of each kind")
+    args = parser.parse_args(argv)
+    chromium = find_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="wb-app-bench-") as tmp:
+        data = Path(tmp) / "caseload.csv"
+        frame = caseload()
+        frame.to_csv(data, index=False, date_format="%Y-%m-%d")
+        print(f"{len(frame):,} rating rows, {frame['client_id'].nunique()} clients x "
+              f"{frame['session_number'].max()} sessions, client + therapist ratings")
+        with sync_playwright() as pw:
+            browser = launch_chromium(pw, chromium)
+            empty, warm, kinds = [], [], set()
+            for i in range(args.starts):
+                home = Path(tmp) / f"home{i}"
+                (home / ".cache").mkdir(parents=True)
+                seconds, kind = time_start(browser, data, {
+                    "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")})
+                empty.append(seconds)
+                kinds.add(kind)
+            for _ in range(args.starts):
+                seconds, kind = time_start(browser, data, {})
+                warm.append(seconds)
+                kinds.add(kind)
+            print(f"(a) `workbook review` to the ready page ({', '.join(sorted(kinds))} "
+                  "readiness), fresh server, kernel and page:")
+            report_starts("empty ~/.cache/workbook", empty)
+            report_starts("warm cache", warm)
+            measure_filters(browser, data, args.runs)
+            browser.close()
+    return 0
+
+
+def measure_filters(browser, data: Path, runs: int) -> None:
+    """(b): one server and page; each filter kind timed in the page."""
+    app = start_review(["--data", str(data)])
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        log = watch_page(page)
+        page.goto(app.url)
+        kind = wait_page_ready(page)
+        print(f"(b) filter event to every visible chart re-rendered and the agenda updated "
+              f"({kind}):")
+        if kind == "app":
+            for name, times in time_filters(page, runs).items():
+                report_filter(name, times)
+        else:
+            report_filter("clients", time_legacy_clients(page, runs))
+            print("  preset/dates, rater, signs: not measurable before the app (no .wb-* "
+                  "controls, no data-version); the clients figure is to every chart's SVG "
+                  "changed (no agenda in the old notebook follows the filters)")
+        print(f"  page: {len(log.requests)} requests, {len(log.remote_requests())} to other "
+              f"hosts, {len(log.console)} console errors/warnings")
+    finally:
+        stop_review(app)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
