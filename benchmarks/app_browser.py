@@ -10,9 +10,10 @@ ready <= 10 s cold; a filter event to every chart and the agenda updated <= 250 
     has shown it and every chart it shows is drawn (`.vega-embed svg`).
 (b) For each filter (clients, preset, rater, signs): from the filter's change event, dispatched
     in the page, to every visible `.wb-chart` drawn at its new version and the agenda's text
-    changed, timed in the page (performance.now, a MutationObserver), median of --runs runs
-    alternating between two values. Before the app only the clients filter can be timed (to
-    every chart's SVG changed).
+    changed (not for signs: the agenda follows therapist, clients, dates and rater), timed in
+    the page (performance.now, a MutationObserver), median of --runs runs alternating between
+    two values; for the preset every chart over time (not the heatmap of latest scores).
+    Before the app only the clients filter can be timed (to every chart's SVG changed).
 
 Run as `.venv/bin/python benchmarks/app_browser.py [--runs N] [--starts N]`.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -109,8 +111,8 @@ def time_start(browser, data: Path, env: dict[str, str]) -> tuple[float, str]:
 
 # In the page: set a <select>'s values, dispatch `change`, resolve with the ms until every
 # visible .wb-chart is drawn at its version, the visible ones of `keys` (null: all) at a version
-# other than before, and the agenda's text changed.
-TIME_FILTER_JS = """async ([selector, values, keys]) => {
+# other than before, and (agendaToo) the agenda's text changed.
+TIME_FILTER_JS = """async ([selector, values, keys, agendaToo]) => {
     const select = document.querySelector(selector);
     const charts = () => [...document.querySelectorAll('.wb-chart')]
         .filter(c => c.offsetParent !== null);
@@ -121,7 +123,7 @@ TIME_FILTER_JS = """async ([selector, values, keys]) => {
         if (!shown.every(c => c.dataset.rendered === c.dataset.version)) return false;
         const wanted = shown.filter(c => !keys || keys.includes(c.dataset.key));
         return wanted.length > 0 && wanted.every(c => c.dataset.rendered !== before[c.dataset.key])
-            && document.querySelector('.wb-agenda').innerText !== agenda;
+            && (!agendaToo || document.querySelector('.wb-agenda').innerText !== agenda);
     };
     return await new Promise((resolve, reject) => {
         const observer = new MutationObserver(() => {
@@ -163,30 +165,39 @@ def options(page, selector: str) -> list[dict]:
         " selected: o.selected}))")
 
 
-def filter_cases(page) -> dict[str, tuple[str, list, list, list | None]]:
+def filter_cases(page) -> dict[str, tuple[str, list, list, list | None, bool]]:
     """Each filter kind: its select, two values to alternate between, the charts it must
-    re-render (None: every visible one)."""
+    re-render (None: every visible one) and whether the agenda must change (issue 14: it
+    follows therapist, clients, dates and rater; not signs)."""
     clients = [o["value"] for o in options(page, ".wb-clients select")]
     preset = options(page, ".wb-preset select")
-    month = next(o["value"] for o in preset if "this month" in o["text"])
-    three = next(o["value"] for o in preset if "3 months" in o["text"])
+    month = next(o["value"] for o in preset if re.search(r"(this|latest).month", o["text"]))
+    three = next(o["value"] for o in preset if re.search(r"3.months", o["text"]))
+    over_time = [k for k in chart_keys(page) if k != "heatmap"]
     raters = [o["value"] for o in options(page, ".wb-rater select")]
     signs = [o["value"] for o in options(page, ".wb-signs select")]
     return {
-        "clients": (".wb-clients select", [clients[0]], [], None),
-        "preset/dates": (".wb-preset select", [three], [month], None),
-        "rater": (".wb-rater select", [raters[-1]], [raters[0]], [*SIGN_KEYS, "heatmap"]),
-        "signs": (".wb-signs select", [signs[0]], signs, ["heatmap", "gap"]),
+        "clients": (".wb-clients select", [clients[0]], [], None, True),
+        "preset/dates": (".wb-preset select", [three], [month], over_time, True),
+        "rater": (".wb-rater select", [raters[-1]], [raters[0]], [*SIGN_KEYS, "heatmap"], True),
+        "signs": (".wb-signs select", [signs[0]], signs, ["heatmap", "gap"], False),
     }
+
+
+def chart_keys(page) -> list[str]:
+    """The keys of the visible charts."""
+    return page.evaluate("() => [...document.querySelectorAll('.wb-chart')]"
+                         ".filter(c => c.offsetParent !== null).map(c => c.dataset.key)")
 
 
 def time_filters(page, runs: int) -> dict[str, list[float]]:
     """ms per filter change, `runs` per kind (alternating values), after one warm-up pair."""
     times: dict[str, list[float]] = {}
-    for kind, (selector, first, second, keys) in filter_cases(page).items():
+    for kind, (selector, first, second, keys, agenda) in filter_cases(page).items():
         times[kind] = []
         for i in range(runs + 2):
-            ms = page.evaluate(TIME_FILTER_JS, [selector, first if i % 2 == 0 else second, keys])
+            ms = page.evaluate(TIME_FILTER_JS,
+                               [selector, first if i % 2 == 0 else second, keys, agenda])
             if i >= 2:
                 times[kind].append(ms)
     return times

@@ -3,7 +3,8 @@
 One server per module (`workbook review --therapist T01 --no-browser` on the example clinic)
 and one page, shared by the tests in file order (pytest-xdist's --dist loadfile keeps them
 together): no code on screen; the therapist control offers only T01; each filter (clients,
-period preset, rater, signs) re-renders the charts it affects and updates the agenda; a click on
+period preset, rater, signs) re-renders the charts it affects and (all but signs, which issue 14
+does not ask the agenda to follow) updates the agenda; a click on
 an agenda row opens that client's course with its charts drawn. Last, over everything the page
 did: no request left 127.0.0.1 and the console had no error and no warning. The DOM is issue 14's
 app contract (/work/briefs/contract.md; tests/appdriver.py reads it). Without Chromium the
@@ -29,12 +30,15 @@ from appdriver import (
     watch_page,
 )
 
-from workbook.data.signs import SIGN_KEYS
+from workbook.data.signs import SIGN_KEYS, SIGN_LABELS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 THERAPIST = "T01"
 COURSE_KEYS = ("course:signs", "course:gap", "course:attendance")
+# the contract's presets, as the control may word them (ipywidgets shows spaces as no-break)
+PRESETS = {"month": r"(this|latest) month", "three": r"last 3 months", "since": r"since",
+           "whole": r"whole"}
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +75,9 @@ def _visible(versions: dict) -> list[str]:
 
 
 def _options(page, selector: str) -> list[dict]:
+    """A <select>'s options: value (ipywidgets uses the label), text (spaces plain), selected."""
     return page.locator(selector).evaluate(
-        "s => [...s.options].map(o => ({value: o.value, text: o.textContent,"
+        "s => [...s.options].map(o => ({value: o.value, text: o.textContent.replace(/\\s+/g, ' '),"
         " selected: o.selected}))")
 
 
@@ -81,15 +86,15 @@ def _agenda_clients(page) -> list[str]:
         "rows => rows.map(r => r.dataset.client)")
 
 
-def _change(page, selector: str, keys, **option) -> tuple[dict, str]:
-    """Select an option of a control; wait until the charts `keys` are drawn anew and the
-    agenda's text changed. Return the charts' versions before and the agenda before."""
-    before, agenda = chart_versions(page), agenda_text(page)
+def _change(page, selector: str, keys, agenda: bool = True, **option) -> None:
+    """Select an option of a control; wait until the charts `keys` are drawn anew and (with
+    `agenda`) the agenda's text changed."""
+    before, text = chart_versions(page), agenda_text(page)
     page.locator(selector).select_option(**option)
     wait_rendered_after(page, before, keys)
-    page.wait_for_function("([text]) => document.querySelector('.wb-agenda').innerText !== text",
-                           arg=[agenda])
-    return before, agenda
+    if agenda:
+        page.wait_for_function(
+            "([text]) => document.querySelector('.wb-agenda').innerText !== text", arg=[text])
 
 
 # --- what is on screen ---------------------------------------------------------------------------
@@ -112,7 +117,7 @@ def test_the_agenda_comes_first_with_clients_of_the_therapist(page):
     offered = {o["value"] for o in _options(page, ".wb-clients select")}
     assert clients and set(clients) <= offered
     agenda = page.locator(".wb-agenda").bounding_box()
-    first_chart = page.locator(".wb-chart").first.bounding_box()
+    first_chart = page.locator(".wb-chart:visible").first.bounding_box()
     assert agenda["y"] < first_chart["y"]
 
 
@@ -131,15 +136,15 @@ def test_the_clients_filter(page):
 
 def test_the_period_preset(page):
     options = _options(page, ".wb-preset select")
-    texts = [o["text"].lower() for o in options]
-    for wanted in ("this month", "last 3 months", "since", "whole period"):
-        assert any(wanted in t for t in texts), texts
-    current = next(o for o in options if o["selected"])["text"]
-    other = next(o["text"] for o in options if "whole" in o["text"].lower()
-                 and o["text"] != current) if "whole" not in current.lower() else \
-        next(o["text"] for o in options if "this month" in o["text"].lower())
-    _change(page, ".wb-preset select", _visible(chart_versions(page)), label=other)
-    _change(page, ".wb-preset select", _visible(chart_versions(page)), label=current)
+    found = {name: [o for o in options if re.search(pattern, o["text"], re.I)]
+             for name, pattern in PRESETS.items()}
+    assert all(found.values()), [o["text"] for o in options]
+    current = next(o for o in options if o["selected"])
+    other = found["three"][0] if current != found["three"][0] else found["whole"][0]
+    # the charts over time; the heatmap (each client's latest score) may rightly stay the same
+    keys = [k for k in _visible(chart_versions(page)) if k != "heatmap"]
+    _change(page, ".wb-preset select", keys, value=other["value"])
+    _change(page, ".wb-preset select", keys, value=current["value"])
 
 
 def test_the_rater_filter(page):
@@ -148,18 +153,22 @@ def test_the_rater_filter(page):
     keys = [k for k in _visible(chart_versions(page)) if k in (*SIGN_KEYS, "heatmap")]
     assert keys
     _change(page, ".wb-rater select", keys, value=options[0]["value"])
-    title = page.locator(f'.wb-chart[data-key="{keys[0]}"]').inner_text()
-    assert re.search(rf"rated by the {options[0]['text'].lower()}", title.lower()), title
+    title = page.locator(f'.wb-chart[data-key="{keys[0]}"] .role-title').first.text_content()
+    assert re.search(rf"rated by the {options[0]['text'].strip()}", title, re.I), title
 
 
 def test_the_signs_filter(page):
     offered = [o["value"] for o in _options(page, ".wb-signs select")]
-    assert set(offered) == set(SIGN_KEYS)
+    key_of = {label: key for key, label in SIGN_LABELS.items()}
+    assert set(offered) == set(key_of), offered  # option values are the signs' labels
     keys = [k for k in _visible(chart_versions(page)) if k in ("heatmap", "gap")]
-    _change(page, ".wb-signs select", keys, value=[offered[0]])
+    assert keys
+    # the sign filter applies to every chart (issue 14); the agenda follows therapist, clients,
+    # dates and rater, so it is not required to change here
+    _change(page, ".wb-signs select", keys, agenda=False, value=[offered[0]])
     shown = _visible(chart_versions(page))
-    assert [k for k in shown if k in SIGN_KEYS] == [offered[0]]
-    _change(page, ".wb-signs select", keys, value=offered)
+    assert [k for k in shown if k in SIGN_KEYS] == [key_of[offered[0]]]
+    _change(page, ".wb-signs select", keys, agenda=False, value=offered)
     assert set(SIGN_KEYS) <= set(_visible(chart_versions(page)))
 
 
