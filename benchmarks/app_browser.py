@@ -21,6 +21,7 @@ Run as `.venv/bin/python benchmarks/app_browser.py [--runs N] [--starts N]`.
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import re
 import statistics
@@ -85,26 +86,36 @@ LEGACY_READY_JS = """() => {
 }"""
 
 
-def wait_page_ready(page) -> str:
-    """Wait for the ready page; say which readiness was used ('app' or 'notebook')."""
+def wait_page_ready(page, marks: dict[str, float] | None = None) -> str:
+    """Wait for the ready page; say which readiness was used ('app' or 'notebook'). `marks`
+    gets the time.monotonic() when Voila showed the executed notebook."""
     wait_shown(page)
+    if marks is not None:
+        marks["shown"] = time.monotonic()
+    # the app's root is drawn before any of its charts; the old notebook never has one
+    page.wait_for_function(f"() => !!document.querySelector('.wb-app') || ({LEGACY_READY_JS})()",
+                           timeout=60_000, polling=20)
     if page.locator(".wb-app").count():
         wait_ready(page)
         return "app"
-    page.wait_for_function(LEGACY_READY_JS, timeout=60_000, polling=20)
     return "notebook"
 
 
-def time_start(browser, data: Path, env: dict[str, str]) -> tuple[float, str]:
-    """Seconds from starting `workbook review` to the ready page, and the readiness kind."""
+def time_start(browser, data: Path, env: dict[str, str]) -> tuple[float, str, str]:
+    """Seconds from starting `workbook review` to the ready page, the readiness kind, and
+    where the time went (URL printed, notebook executed and shown, charts drawn)."""
     app = start_review(["--data", str(data)], env=env)
     try:
+        url_at = time.monotonic()
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        marks: dict[str, float] = {}
         page.goto(app.url)
-        kind = wait_page_ready(page)
-        elapsed = time.monotonic() - app.started
+        kind = wait_page_ready(page, marks)
+        ready_at = time.monotonic()
         page.close()
-        return elapsed, kind
+        phases = (f"URL {url_at - app.started:.1f} s, shown +{marks['shown'] - url_at:.1f} s, "
+                  f"ready +{ready_at - marks['shown']:.1f} s")
+        return ready_at - app.started, kind, phases
     finally:
         stop_review(app)
 
@@ -190,14 +201,21 @@ def chart_keys(page) -> list[str]:
                          ".filter(c => c.offsetParent !== null).map(c => c.dataset.key)")
 
 
-def time_filters(page, runs: int) -> dict[str, list[float]]:
-    """ms per filter change, `runs` per kind (alternating values), after one warm-up pair."""
-    times: dict[str, list[float]] = {}
+def time_filters(page, runs: int) -> dict[str, list[float] | str]:
+    """ms per filter change, `runs` per kind (alternating values), after one warm-up pair; or
+    why a kind could not be timed."""
+    from playwright.sync_api import Error
+
+    times: dict[str, list[float] | str] = {}
     for kind, (selector, first, second, keys, agenda) in filter_cases(page).items():
         times[kind] = []
         for i in range(runs + 2):
-            ms = page.evaluate(TIME_FILTER_JS,
-                               [selector, first if i % 2 == 0 else second, keys, agenda])
+            values = first if i % 2 == 0 else second
+            try:
+                ms = page.evaluate(TIME_FILTER_JS, [selector, values, keys, agenda])
+            except Error as exc:
+                times[kind] = f"{selector} -> {values}: {str(exc).splitlines()[0]}"
+                break
             if i >= 2:
                 times[kind].append(ms)
     return times
@@ -220,7 +238,10 @@ def report_starts(label: str, seconds: list[float]) -> None:
           f"<= {READY_TARGET_S:.0f} s   {'PASS' if worst <= READY_TARGET_S else 'FAIL'}")
 
 
-def report_filter(kind: str, times: list[float]) -> None:
+def report_filter(kind: str, times: list[float] | str) -> None:
+    if isinstance(times, str):
+        print(f"  {kind:<14} not timed: {times}   target <= {FILTER_TARGET_MS:.0f} ms   FAIL")
+        return
     median = statistics.median(times)
     print(f"  {kind:<14} median {median:7.1f} ms  (min {min(times):.0f}, max {max(times):.0f},"
           f" n={len(times)})   target <= {FILTER_TARGET_MS:.0f} ms   "
@@ -243,22 +264,26 @@ def main(argv: list[str] | None = None) -> int:
               f"{frame['session_number'].max()} sessions, client + therapist ratings")
         with sync_playwright() as pw:
             browser = launch_chromium(pw, chromium)
-            empty, warm, kinds = [], [], set()
+            empty, warm, kinds, phases = [], [], set(), []
             for i in range(args.starts):
                 home = Path(tmp) / f"home{i}"
                 (home / ".cache").mkdir(parents=True)
-                seconds, kind = time_start(browser, data, {
+                seconds, kind, where = time_start(browser, data, {
                     "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")})
                 empty.append(seconds)
                 kinds.add(kind)
+                phases.append(f"empty: {where}")
             for _ in range(args.starts):
-                seconds, kind = time_start(browser, data, {})
+                seconds, kind, where = time_start(browser, data, {})
                 warm.append(seconds)
                 kinds.add(kind)
+                phases.append(f"warm: {where}")
             print(f"(a) `workbook review` to the ready page ({', '.join(sorted(kinds))} "
                   "readiness), fresh server, kernel and page:")
             report_starts("empty ~/.cache/workbook", empty)
             report_starts("warm cache", warm)
+            for line in phases:
+                print(f"      {line}")
             measure_filters(browser, data, args.runs)
             browser.close()
     return 0
@@ -284,6 +309,8 @@ def measure_filters(browser, data: Path, runs: int) -> None:
                   "changed (no agenda in the old notebook follows the filters)")
         print(f"  page: {len(log.requests)} requests, {len(log.remote_requests())} to other "
               f"hosts, {len(log.console)} console errors/warnings")
+        for message, count in collections.Counter(m[:140] for m in log.console).most_common(6):
+            print(f"    {count} x {message}")
     finally:
         stop_review(app)
 
