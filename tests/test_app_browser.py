@@ -103,6 +103,7 @@ def _change(page, selector: str, keys, agenda: bool = True, **option) -> None:
 def test_no_code_or_plumbing_on_screen(session):
     page = session[0]
     assert source_on_screen(page) == []
+    assert page.locator("a.anchor-link:visible").count() == 0  # no "¶" beside headings
     page.screenshot(path=str(session[2] / "app.png"), full_page=True)
 
 
