@@ -141,8 +141,11 @@ VERSIONS_JS = """() => Object.fromEntries([...document.querySelectorAll('.wb-cha
 
 
 def wait_shown(page, timeout_ms: int = TIMEOUT_MS) -> None:
-    """Voilà has executed the notebook and shown its outputs (its spinner is gone)."""
+    """Voilà has executed the notebook and shown its outputs (its spinner is gone), and no
+    widget is still "Loading widget..."."""
     page.wait_for_function(SHOWN_JS, timeout=timeout_ms, polling=50)
+    page.wait_for_function("() => !document.body.innerText.includes('Loading widget...')",
+                           timeout=timeout_ms, polling=50)
 
 
 def wait_ready(page, timeout_ms: int = TIMEOUT_MS) -> None:

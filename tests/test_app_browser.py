@@ -113,13 +113,14 @@ def test_the_therapist_control_offers_only_that_therapist(page):
     assert page.locator(".wb-therapist select").is_disabled()
 
 
-def test_the_agenda_comes_first_with_clients_of_the_therapist(page):
+def test_the_agenda_comes_first_with_clients_of_the_therapist(page, session):
     clients = _agenda_clients(page)
     offered = {o["value"] for o in _options(page, ".wb-clients select")}
     assert clients and set(clients) <= offered
     agenda = page.locator(".wb-agenda").bounding_box()
     first_chart = page.locator(".wb-chart:visible").first.bounding_box()
     assert agenda["y"] < first_chart["y"]
+    page.screenshot(path=str(session[2] / "ready.png"))
 
 
 # --- each filter changes the charts and the agenda -----------------------------------------------
