@@ -160,6 +160,16 @@ def test_validate_parameters_defaults():
 
 
 @needs_example
+def test_validate_parameters_reach():
+    """supervisor_id and only_therapist (`workbook review --supervisor/--therapist`)."""
+    params = validate_parameters(_namespace(therapist_id="T01", only_therapist=True))
+    assert (params.therapist_id, params.only_therapist, params.supervisor_id) == \
+        ("T01", True, None)
+    params = validate_parameters(_namespace(supervisor_id=" S1 "))
+    assert (params.supervisor_id, params.only_therapist) == ("S1", False)
+
+
+@needs_example
 def test_validate_parameters_ignores_objects_made_later():
     names = _namespace(analysis=object(), ratings=pd.DataFrame(), np=np)
     assert validate_parameters(names).data == EXAMPLE.resolve()
@@ -180,6 +190,10 @@ def test_validate_parameters_ignores_objects_made_later():
     ({"period_start": "2026-09-30", "period_end": "2026-09-01"}, "the end is before the start"),
     ({"data": None}, "parameter data: expected the path of a ratings file"),
     ({"therapist": "T02"}, r"unknown parameter 'therapist'; did you mean 'therapist_id'\?"),
+    ({"only_therapist": True}, r"only_therapist=True needs therapist_id"),
+    ({"only_therapist": "yes", "therapist_id": "T01"},
+     r"parameter only_therapist: expected True or False, got 'yes'"),
+    ({"supervisor_id": 1}, r"parameter supervisor_id: got the number 1"),
     ({"colour": "red", "months": "2026-09"},
      r"unknown parameter 'colour' \(known: data, config.*\n.*'months'; did you mean 'month'"),
 ])
