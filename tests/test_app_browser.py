@@ -181,17 +181,49 @@ def test_clicking_an_agenda_row_opens_the_clients_course(page, session):
     row = page.locator(".wb-agenda [data-client]").first
     client = row.get_attribute("data-client")
     row.click()
-    course = page.locator(f'.wb-course[data-client="{client}"]')
+    course = page.locator(".wb-course").filter(has=page.locator(f'[data-course="{client}"]'))
     course.wait_for(state="visible")
     page.wait_for_function(
         """([client, keys]) => {
-            const panel = document.querySelector(`.wb-course[data-client="${client}"]`);
+            const head = document.querySelector(`.wb-course [data-course="${client}"]`);
+            const panel = head && head.closest('.wb-course');
+            if (!panel) return false;
             const charts = [...panel.querySelectorAll('.wb-chart')];
             const have = charts.map(c => c.dataset.key);
             return keys.every(k => have.includes(k)) && charts.every(
                 c => c.offsetParent === null || c.dataset.rendered === c.dataset.version);
         }""", arg=[client, list(COURSE_KEYS)])
+    check_course_band(page, client)
     course.screenshot(path=str(session[2] / "course.png"))
+
+
+def check_course_band(page, client: str) -> None:
+    """The course's PHQ-9 chart, as drawn, shades the client's own first PHQ-9 score ever
+    +/- the reliable change (6), within 0-27: computed here from the data file."""
+    import pandas as pd
+
+    from workbook._meta import EXAMPLE_DATA
+
+    data = pd.read_csv(EXAMPLE_DATA, parse_dates=["session_date"])
+    scores = data[(data["client_id"] == client) & data["phq9"].notna()].sort_values(
+        "session_date", kind="stable")
+    assert len(scores), f"{client} has no PHQ-9 score in the example (pick another)"
+    first = float(scores["phq9"].iloc[0])
+    chart = ".wb-course .wb-chart[data-key='course:outcome:phq9']"
+    page.wait_for_function("(s) => { const el = document.querySelector(s); return el && el.wbView"
+                           " && el.dataset.rendered === el.dataset.version; }", arg=chart)
+    bands = page.evaluate("""(s) => {
+        const view = document.querySelector(s).wbView;
+        const rows = [];
+        for (let i = 0; i < 12; i++) {
+            try { rows.push(...view.data(`data-${i}`)); } catch (e) { break; }
+        }
+        return rows.filter(r => r.first !== undefined && r.low !== undefined)
+                   .map(r => ({first: r.first, low: r.low, high: r.high}));
+    }""", chart)
+    assert bands, "the course's PHQ-9 chart draws no reliable-change band"
+    assert {(b["first"], b["low"], b["high"]) for b in bands} == {
+        (first, max(0.0, first - 6), min(27.0, first + 6))}
 
 
 # --- over everything the page did (keep these last) ----------------------------------------------
