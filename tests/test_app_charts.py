@@ -276,8 +276,11 @@ def test_heatmap_concern_cells_are_exactly_those_below_the_threshold(clients, se
     config = parse_config({"thresholds": {"concern_below": concern}})
     latest = latest_scores(caseload(clients, 3, seed).query("rater == 'client'"))
     spec = A.spec_latest_heatmap(latest, config=config, rater="client", signs=signs)
-    cells = _dataset(spec, "latest", "concern")
     wanted = latest[latest["sign"].isin(signs) & latest["latest"].notna()]
+    if wanted.empty:  # e.g. one client who attended none of their sessions
+        assert _is_message(spec)
+        return
+    cells = _dataset(spec, "latest", "concern")
     labels = {SIGN_LABELS[k] for k in signs}
     assert {r["sign"] for r in cells} <= labels
     assert len(cells) == len(wanted)
