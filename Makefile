@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LATEST ?= .venv-latest
+# JupyterLab settings overrides (no news toast, widget state saved with the notebook)
+OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 .PHONY: demo test lint lock test-latest benchmark clean
 
@@ -15,13 +17,18 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/pip install --quiet --no-deps -e .
 	$(BIN)/pip check >/dev/null
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbook)" >/dev/null
+	install -D -m 644 jupyter/overrides.json $(OVERRIDES)
 	touch $(STAMP)
 
-demo: $(STAMP)
+# an edited jupyter/overrides.json reaches an existing .venv without reinstalling it
+$(OVERRIDES): jupyter/overrides.json | $(STAMP)
+	install -D -m 644 jupyter/overrides.json $(OVERRIDES)
+
+demo: $(STAMP) $(OVERRIDES)
 	$(BIN)/workbook validate data/examples/caseload.csv --config data/examples/workbook.yml
 	$(BIN)/workbook monthly --data data/examples/caseload.csv --config data/examples/workbook.yml --out reports
 
-test: $(STAMP)
+test: $(STAMP) $(OVERRIDES)
 	$(BIN)/ruff check workbook tests benchmarks
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
@@ -41,6 +48,7 @@ test-latest:
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/pip install --quiet --upgrade -e ".[test]"
 	$(LATEST)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	install -D -m 644 jupyter/overrides.json $(LATEST)/share/jupyter/lab/settings/overrides.json
 	$(LATEST)/bin/python .ci/lock_env.py --drift $(LOCK)
 	$(LATEST)/bin/ruff check workbook tests benchmarks
 	WORKBOOK_TEST_LATEST=1 $(LATEST)/bin/python -m pytest -q -n auto --dist loadfile

@@ -1,10 +1,12 @@
-"""Benchmark: a filter change in the caseload notebook, 50 clients x 52 weekly sessions, client
-and therapist ratings (target: chart data recomputed in <= 100 ms, ../shared/DESIGN.md).
+"""Benchmark: the kernel's share of a filter change in the caseload app, 30 clients x 26 weekly
+sessions, client and therapist ratings.
 
-Times, without a kernel, setting a filter widget's `.value` in
-`workbook.views.widgets.CaseloadPanel` until every shown chart widget holds its new spec (what
-the page is sent), median of several runs, for each kind of filter change. The date range spans
-all 52 weeks, the heaviest case.
+Times, without a kernel or a browser, setting a control's `.value` in
+`workbook.views.app.CaseloadApp` until the headline, the agenda and every shown chart hold what
+the page is sent, median of several runs, for each kind of filter change, over the whole
+record (the heaviest case). The page's share (drawing) is in benchmarks/app_browser.py; the
+target for both together is <= 250 ms (../shared/DESIGN.md), so the kernel's budget here is
+TARGET_MS.
 
 Run as `.venv/bin/python benchmarks/filters.py [--runs N]`.
 """
@@ -21,17 +23,16 @@ import numpy as np
 import pandas as pd
 
 from workbook.analysis.periods import Period
-from workbook.analysis.pipeline import analyse
 from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
 from workbook.data.config import Config
 from workbook.data.signs import SIGN_KEYS
-from workbook.views.widgets import CaseloadPanel
+from workbook.views.app import CaseloadApp, open_caseloads
 
-TARGET_MS = 100.0
+TARGET_MS = 120.0
 START = pd.Timestamp("2025-01-06")
 
 
-def caseload(clients: int = 50, sessions: int = 52, seed: int = 0) -> pd.DataFrame:
+def caseload(clients: int = 30, sessions: int = 26, seed: int = 0) -> pd.DataFrame:
     """One therapist's typed ratings: weekly sessions, client + therapist, ~7% missed."""
     rng = np.random.default_rng(seed)
     n = clients * sessions
@@ -72,18 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="timed runs per filter (median)")
     args = parser.parse_args(argv)
     ratings = caseload()
-    review = analyse(ratings, Config(), Period(ratings["session_date"].min(),
-                                               ratings["session_date"].max()))
+    last = ratings["session_date"].max()
+    source = open_caseloads(ratings, Config(), therapist_id=None, supervisor_id=None,
+                            only_therapist=False, month=Period(last.replace(day=1), last))
     start = time.perf_counter()
-    panel = CaseloadPanel(review)
-    print(f"{len(ratings):,} rating rows, {len(panel.clients.options)} clients; "
-          f"panel built in {time.perf_counter() - start:.2f} s")
-    clients, days = panel.clients.options, panel.dates.options
+    app = CaseloadApp(source)
+    app.preset.value = "all"
+    print(f"{len(ratings):,} rating rows, {len(app.clients.options)} clients; "
+          f"app built in {time.perf_counter() - start:.2f} s")
+    clients = app.clients.options
+    presets = ("all", "3m", "month")
     changes = {
-        "clients": lambda i: setattr(panel.clients, "value", clients[i % 5: 40 + i % 5]),
-        "dates": lambda i: setattr(panel.dates, "index", (i % 5 + 1, len(days) - 1 - i % 3)),
-        "rater": lambda i: setattr(panel.rater, "value", ("therapist", "client")[i % 2]),
-        "signs": lambda i: setattr(panel.signs, "value", SIGN_KEYS[: 1 + (i + 1) % 5]),
+        "clients": lambda i: setattr(app.clients, "value", clients[i % 5: 20 + i % 5]),
+        "preset": lambda i: setattr(app.preset, "value", presets[i % 3]),
+        "rater": lambda i: setattr(app.rater, "value", ("therapist", "client")[i % 2]),
+        "signs": lambda i: setattr(app.signs, "value", SIGN_KEYS[: 1 + (i + 1) % 5]),
     }
     failed = []
     for name, change in changes.items():

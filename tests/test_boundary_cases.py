@@ -105,9 +105,12 @@ def boundary(render):
     return clinic
 
 
-def notebook_discussion(analysis, therapist: str) -> pd.DataFrame:
-    """The caseload review notebook's discussion table for the therapist."""
-    return filters.discussion_table(analysis, filters.default_state(analysis, therapist))
+def app_agenda_reasons(analysis, therapist: str, client: str) -> str:
+    """The caseload app's agenda row of one client, as the page is sent it."""
+    from workbook.views.app_html import agenda_html
+    html = agenda_html(analysis.select(therapist_id=therapist).discussion, "client")
+    row = html[html.index(f'<tr data-client="{client}"'):]
+    return row[:row.index("</tr>")]
 
 
 def test_case05_rupture_before_the_period_is_unrepaired_in_the_next(boundary):
@@ -118,8 +121,8 @@ def test_case05_rupture_before_the_period_is_unrepaired_in_the_next(boundary):
     top = boundary.oct.discussion.set_index("client_id").loc["R5"]
     assert top["top_reason"] == "Possible rupture on trust & safety"
     assert "not repaired" in top["reasons"][0]
-    assert one(notebook_discussion(boundary.oct, "T1"), Client="R5")["Main reason"] == \
-        "Possible rupture on trust & safety"
+    assert "Possible rupture on Trust &amp; safety" in app_agenda_reasons(boundary.oct, "T1",
+                                                                           "R5")
     rep = boundary.report("therapist", "T1")
     rupture_rows = [r for r in table_with(rep, "Client", "Sign", "Rater") if r["Client"] == "R5"]
     assert [r["Status"] for r in rupture_rows] == ["not repaired"]
@@ -160,7 +163,7 @@ def test_case07_handover_findings_go_to_the_therapist_of_the_sessions(boundary):
     current = a.select(therapist_id="T2")
     assert set(current.ratings.loc[current.ratings["client_id"] == "X", "therapist_id"]) == \
         {"T1", "T2"}  # the whole course, marked
-    assert "X" in set(notebook_discussion(a, "T2")["Client"])
+    assert 'data-client="X"' in app_agenda_reasons(a, "T2", "X")
     t1_report, t2_report = boundary.report("therapist", "T1"), boundary.report("therapist", "T2")
     assert t2_report.pdf_has("PHQ-9 reliably worse: 12 → 19")
     assert t2_report.pdf_has("X: handed over from T1")
@@ -226,8 +229,8 @@ def test_case14_reliable_worsening_at_any_time_is_reported(boundary):
     assert (d14.worst_score, d14.worst_date) == (20, pd.Timestamp("2026-10-09"))
     text = "PHQ-9 reliably worse during the period: 8 → 20 on 2026-10-09 (latest 8)"
     assert text in reasons(boundary.oct, "D14", "T1")
-    main = one(notebook_discussion(boundary.oct, "T1"), Client="D14")["Main reason"]
-    assert main == "Reliable deterioration"
+    first = app_agenda_reasons(boundary.oct, "T1", "D14").split("<li>")[1]
+    assert first.startswith("PHQ-9 reliably worse")  # the weightiest reason first
     rep = boundary.report("therapist", "T1")
     assert rep.pdf_has(text) and rep.pdf_has("even when the latest score is back")
 
@@ -278,10 +281,14 @@ def test_case11_thresholds_outside_the_scale_are_config_errors():
 # --- case 13: the notebook's outcome band ------------------------------------------------------
 
 
-def test_case13_notebook_band_starts_from_the_clients_first_score(example):
+def test_case13_app_band_starts_from_the_clients_first_score(example):
+    from workbook.views.app_specs import build_course_specs, build_view_specs
     state = filters.FilterState(therapist_id="T01", clients=("C0009",),
                                 start=example.period.start, end=example.period.end)
-    spec = filters.build_specs(example.analysis, state, keys=["outcome:phq9"])["outcome:phq9"]
+    mine = example.analysis.select(therapist_id="T01", clients=["C0009"])
+    spec = build_view_specs(mine, state, ["outcome:phq9"])["outcome:phq9"]
+    course = build_course_specs(mine, "C0009", state)["course:outcome:phq9"]
+    assert [r for r in course["datasets"].values() if r and "first" in r[0]][0][0]["first"] == 12
     band = spec["datasets"]["data-0"][0]
     first = one(example.analysis.outcomes, client_id="C0009", measure="phq9")
     assert first.first_score == 12 and first.category == "deteriorated"

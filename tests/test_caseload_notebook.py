@@ -56,6 +56,12 @@ def outputs(path: Path) -> str:
     return "\n".join(parts)
 
 
+def html_outputs(nb) -> str:
+    """The text/html outputs of an executed notebook, joined."""
+    return "\n".join(o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", [])
+                     if "text/html" in o.get("data", {}))
+
+
 def test_committed_without_outputs_and_with_parameters_cell():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(nb)
@@ -64,7 +70,7 @@ def test_committed_without_outputs_and_with_parameters_cell():
     assert "parameters" in code[0].metadata.get("tags", [])
     assert nb.metadata["kernelspec"]["name"] == "python3"
     assert 'therapist_id = None' in code[0].source
-    assert all(len(c.source.splitlines()) <= 6 for c in code)  # thin: calls into workbook/
+    assert all(len(c.source.splitlines()) <= 6 for c in code[1:])  # thin: calls into workbook/
 
 
 @pytest.mark.slow
@@ -73,13 +79,29 @@ def test_runs_with_defaults_from_repo_root(jupyter_env, tmp_path):
     out = tmp_path / "out.ipynb"
     result = run_papermill(jupyter_env, out)
     assert result.returncode == 0, result.stderr[-3000:]
-    text = outputs(out)
-    assert "therapist T01" in text
-    assert "Main reason" in text  # the discussion list
     nb = nbformat.read(out, as_version=4)
     views = [o for c in nb.cells for o in c.get("outputs", [])
              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(views) == 2  # the filter panel and the charts
+    assert len(views) == 1  # the app
+    static = html_outputs(nb)
+    assert "Therapist T01 · October 2026" in static and "Clients to discuss" in static
+    assert static.count("<svg") >= 8  # a static copy of every chart shown
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    bundles = [s for s in state.values() if len(s["state"].get("_esm", "")) > 100_000]
+    assert len(bundles) == 1  # the Vega runtime once, not once per chart
+    assert out.stat().st_size < 1_500_000
+    check_nbconvert(out, jupyter_env)
+
+
+def check_nbconvert(executed: Path, env: dict[str, str]) -> None:
+    """`jupyter nbconvert --to html` of the executed notebook shows the static copy: the
+    headline, the agenda and every chart as inline SVG, with no kernel and no widget code."""
+    subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(executed)],
+                   env=env, check=True, capture_output=True, timeout=120)
+    page = executed.with_suffix(".html").read_text(encoding="utf-8")
+    static = page[page.index('class="wb-static"'):]
+    assert "Clients to discuss" in static and static.count("<svg") >= 8
+    assert "model not found" not in page
 
 
 @pytest.mark.slow
@@ -89,7 +111,7 @@ def test_runs_for_another_therapist_from_notebooks_folder(jupyter_env, tmp_path)
     result = run_papermill(jupyter_env, out, "-p", "therapist_id", "T02",
                            cwd=NOTEBOOK.parent)  # as JupyterLab runs it: cwd notebooks/
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "therapist T02" in outputs(out)
+    assert "Therapist T02 ·" in html_outputs(nbformat.read(out, as_version=4))
 
 
 @pytest.mark.slow
@@ -98,7 +120,7 @@ def test_runs_for_another_therapist_from_notebooks_folder(jupyter_env, tmp_path)
     (("-p", "therapist_id", "007"),
      "parameter therapist_id: got the number 7, expected text"),
     (("-p", "therapist", "T02"), "unknown parameter 'therapist'; did you mean 'therapist_id'?"),
-    (("-r", "therapist_id", "T99"), "therapist_id 'T99' has no session in the period"),
+    (("-r", "therapist_id", "T99"), "therapist_id 'T99' has no session in the data"),
 ])
 def test_bad_parameter_fails_clearly(jupyter_env, tmp_path, args, message):
     out = tmp_path / "out.ipynb"

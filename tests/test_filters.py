@@ -16,34 +16,18 @@ from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
 from workbook.data.config import Config
 from workbook.data.errors import InputFileError, ParameterError
 from workbook.data.signs import SIGN_KEYS
-from workbook.views.charts import (
-    chart_attendance,
-    chart_caseload_heatmap,
-    chart_perspective_gap,
-    chart_sign_trend,
-)
 from workbook.views.filters import (
     CHART_KEYS,
     NOTEBOOK_DIR,
-    FilterState,
     ReviewParameters,
-    build_charts,
-    chart_inputs,
     choose_period,
-    choose_therapist,
-    default_state,
-    discussion_table,
     filter_ratings,
     find_input,
     latest_scores,
     list_clients,
-    list_dates,
     list_raters,
-    restrict_spec,
-    stale_charts,
     validate_parameters,
 )
-from workbook.views.svg import chart_spec
 
 CONFIG = Config()
 START = pd.Timestamp("2026-01-05")
@@ -118,8 +102,6 @@ def test_options_lists():
     assert list_clients(ratings, "T02") == ["C3"]
     assert list_raters(ratings) == ["client", "therapist"]
     assert list_raters(ratings[ratings["rater"] == "therapist"]) == ["therapist"]
-    days = list_dates(ratings)
-    assert len(days) == 6 and days[0] == START and days == sorted(days)
 
 
 def test_latest_scores_takes_last_non_blank_rating():
@@ -140,106 +122,6 @@ def test_latest_scores_takes_last_non_blank_rating():
 def _datasets(spec: dict) -> Counter:
     """The spec's inline rows, ignoring dataset names (content hashes)."""
     return Counter(tuple(sorted(r.items())) for rows in spec["datasets"].values() for r in rows)
-
-
-def test_build_charts_keys_follow_signs(review):
-    state = default_state(review)
-    assert list(build_charts(review, state)) == list(CHART_KEYS)
-    two = replace(state, signs=("trust_safety", "outcomes_progress"))
-    assert list(build_charts(review, two)) == ["trust_safety", "outcomes_progress", *CHART_KEYS[5:]]
-    assert list(build_charts(review, state, keys=["gap"])) == ["gap"]
-
-
-def test_build_charts_show_only_the_state_rows(review):
-    state = FilterState(therapist_id="T01", clients=("C2",), rater="therapist",
-                        start=START + pd.Timedelta(weeks=1), end=START + pd.Timedelta(weeks=3))
-    charts = {k: chart_spec(c) for k, c in build_charts(review, state).items()}
-    rows = [r for rs in charts["trust_safety"]["datasets"].values() for r in rs if "score" in r]
-    assert {r["client_id"] for r in rows} == {"C2"}
-    assert {r["score"] for r in rows} == {8.0}  # C2's therapist ratings
-    assert {r["session_date"][:10] for r in rows} == {"2026-01-12", "2026-01-26"}  # 19th missed
-    heat = [r for rs in charts["heatmap"]["datasets"].values() for r in rs]
-    assert {(r["client_id"], r["latest"]) for r in heat} == {("C2", 8.0)}
-
-
-def test_build_charts_match_the_builders(review):
-    state = FilterState(therapist_id="T01", clients=("C1",), start=START, end=START)
-    built = build_charts(review, state)
-    own = review.ratings[review.ratings["client_id"] == "C1"]
-    direct = chart_sign_trend(own, "trust_safety", config=CONFIG, ruptures=review.ruptures,
-                              clients=["C1"], start=START, end=START)
-    assert chart_spec(built["trust_safety"]) == chart_spec(direct)
-
-
-@pytest.mark.parametrize("key", ["trust_safety", "heatmap", "gap", "attendance"])
-def test_restrict_spec_equals_building_for_those_clients(review, key):
-    ratings = review.ratings[review.ratings["therapist_id"] == "T01"]
-    build = {
-        "trust_safety": lambda c: chart_sign_trend(ratings, "trust_safety", config=CONFIG,
-                                                   ruptures=review.ruptures, clients=c),
-        "heatmap": lambda c: chart_caseload_heatmap(
-            latest_scores(filter_ratings(ratings, clients=c, rater="client")), config=CONFIG),
-        "gap": lambda c: chart_perspective_gap(ratings, config=CONFIG, clients=c),
-        "attendance": lambda c: chart_attendance(ratings, clients=c),
-    }[key]
-    full = chart_spec(build(None))
-    cut = restrict_spec(full, ["C1"])
-    assert _datasets(cut) == _datasets(chart_spec(build(["C1"])))
-    assert _datasets(cut) != _datasets(full)
-    assert restrict_spec(full, None) is full
-    assert {k: v for k, v in cut.items() if k != "datasets"} == \
-        {k: v for k, v in full.items() if k != "datasets"}
-
-
-def test_restrict_spec_keeps_rows_without_client():
-    spec = {"datasets": {"a": [{"client_id": "C1", "x": 1}, {"client_id": "C2", "x": 2}],
-                         "band": [{"lo": 0, "hi": 8}], "empty": []}}
-    assert restrict_spec(spec, ["C2"])["datasets"] == {
-        "a": [{"client_id": "C2", "x": 2}], "band": [{"lo": 0, "hi": 8}], "empty": []}
-    assert spec["datasets"]["a"][0] == {"client_id": "C1", "x": 1}  # not changed in place
-
-
-def test_stale_charts_after_each_kind_of_change():
-    state = FilterState(therapist_id="T01", start=START, end=START)
-    built = {k: chart_inputs(k, state) for k in CHART_KEYS}
-    assert stale_charts({}, state) == list(CHART_KEYS)
-    assert stale_charts(built, replace(state, clients=("C1",))) == []
-    assert stale_charts(built, replace(state, rater="therapist")) == [*SIGN_KEYS, "heatmap"]
-    assert stale_charts(built, replace(state, end=START + pd.Timedelta(days=7))) == \
-        list(CHART_KEYS)
-    assert stale_charts(built, replace(state, therapist_id="T02")) == list(CHART_KEYS)
-    one = replace(state, signs=("empathy_understanding",), rater="therapist")
-    assert stale_charts(built, one) == ["empathy_understanding", "heatmap"]
-
-
-def test_discussion_table_only_the_chosen_clients(review):
-    table = discussion_table(review, default_state(review))
-    assert list(table.columns) == ["Rank", "Client", "Main reason", "All reasons"]
-    assert set(table["Client"]) <= {"C1", "C2"}
-    assert "C1" in set(table["Client"])  # the drop on trust & safety
-    assert table["Rank"].tolist() == list(range(1, len(table) + 1))
-    only_c2 = discussion_table(review, FilterState(therapist_id="T01", clients=("C2",)))
-    assert set(only_c2["Client"]) <= {"C2"}
-
-
-# --- therapist and period ----------------------------------------------------------------------
-
-
-def test_choose_therapist():
-    assert choose_therapist(["T02", "T01"], None) == "T01"
-    assert choose_therapist(["T01", "T02"], "T02") == "T02"
-    with pytest.raises(ParameterError, match=r"'T2' has no session.*did you mean"):
-        choose_therapist(["T01", "T02"], "T2")
-    with pytest.raises(ParameterError, match="no therapist"):
-        choose_therapist([], None)
-
-
-def test_default_state(review):
-    state = default_state(review)
-    assert state == FilterState(therapist_id="T01", clients=None, signs=SIGN_KEYS,
-                                rater="client", start=review.period.start,
-                                end=review.period.end)
-    assert default_state(review, "T02").therapist_id == "T02"
 
 
 def test_choose_period():
@@ -278,6 +160,16 @@ def test_validate_parameters_defaults():
 
 
 @needs_example
+def test_validate_parameters_reach():
+    """supervisor_id and only_therapist (`workbook review --supervisor/--therapist`)."""
+    params = validate_parameters(_namespace(therapist_id="T01", only_therapist=True))
+    assert (params.therapist_id, params.only_therapist, params.supervisor_id) == \
+        ("T01", True, None)
+    params = validate_parameters(_namespace(supervisor_id=" S1 "))
+    assert (params.supervisor_id, params.only_therapist) == ("S1", False)
+
+
+@needs_example
 def test_validate_parameters_ignores_objects_made_later():
     names = _namespace(analysis=object(), ratings=pd.DataFrame(), np=np)
     assert validate_parameters(names).data == EXAMPLE.resolve()
@@ -298,6 +190,10 @@ def test_validate_parameters_ignores_objects_made_later():
     ({"period_start": "2026-09-30", "period_end": "2026-09-01"}, "the end is before the start"),
     ({"data": None}, "parameter data: expected the path of a ratings file"),
     ({"therapist": "T02"}, r"unknown parameter 'therapist'; did you mean 'therapist_id'\?"),
+    ({"only_therapist": True}, r"only_therapist=True needs therapist_id"),
+    ({"only_therapist": "yes", "therapist_id": "T01"},
+     r"parameter only_therapist: expected True or False, got 'yes'"),
+    ({"supervisor_id": 1}, r"parameter supervisor_id: got the number 1"),
     ({"colour": "red", "months": "2026-09"},
      r"unknown parameter 'colour' \(known: data, config.*\n.*'months'; did you mean 'month'"),
 ])
@@ -358,15 +254,3 @@ def test_outcome_views_follow_the_measures_in_the_data(example_review, review):
     assert view_keys(example_review) == (*CHART_KEYS, "outcome:phq9", "outcome:gad7",
                                          "outcome:ors")
     assert view_keys(review) == CHART_KEYS  # no outcome scores in that caseload
-
-
-def test_outcome_view_follows_the_filters(example_review):
-    from workbook.views.filters import build_specs
-
-    state = replace(default_state(example_review, "T01"), clients=("C0009",))
-    spec = build_specs(example_review, state, keys=["outcome:phq9"])["outcome:phq9"]
-    assert spec == chart_spec(build_charts(example_review, state,
-                                           keys=["outcome:phq9"])["outcome:phq9"])
-    scores = [r for rows in spec["datasets"].values() for r in rows if "score" in r]
-    assert {r["client_id"] for r in scores} == {"C0009"}
-    assert all("2026-10-01" <= r["session_date"][:10] <= "2026-10-31" for r in scores)

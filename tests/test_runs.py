@@ -46,6 +46,12 @@ def pdf_text(path: Path) -> str:
     return reader.pages[0].extract_text()
 
 
+def result_text(nb: nbformat.NotebookNode) -> str:
+    """The plain text of the notebook's results (what a job returned, as papermill logs it)."""
+    return "".join(o.data["text/plain"] for cell in nb.cells if cell.cell_type == "code"
+                   for o in cell.get("outputs", []) if o.output_type == "execute_result")
+
+
 def stdout_of(nb: nbformat.NotebookNode) -> str:
     return "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code"
                    for o in cell.get("outputs", []) if o.get("name") == "stdout")
@@ -57,10 +63,13 @@ def test_supervision_brief_runs_with_its_defaults(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["supervision-T01.html",
                                                         "supervision-T01.pdf"]
     assert "Supervision brief" in pdf_text(folder / "supervision-T01.pdf")
-    assert "wrote " in stdout_of(nb)
-    # the notebook's last expression is the discussion list, shown as a table
+    assert stdout_of(nb) == ""  # no "wrote ..." lines
+    # the notebook's last expression is the brief, shown inline, with its files
     results = [o for o in nb.cells[-1].outputs if o.output_type == "execute_result"]
-    assert results and "client_id" in results[0].data["text/plain"]
+    assert results and "<iframe" in results[0].data["text/html"]
+    assert result_text(nb).splitlines() == ["Supervision brief: T01, October 2026",
+                                            f"  {folder / 'supervision-T01.pdf'}",
+                                            f"  {folder / 'supervision-T01.html'}"]
 
 
 def test_supervision_brief_runs_with_overridden_parameters(tmp_path):
@@ -87,7 +96,7 @@ def test_clinic_monthly_runs_with_its_defaults(tmp_path):
         assert pdf_text(folder / name).strip()
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert sorted(manifest["files"]) == pdfs and manifest["failures"] == {}
-    assert "9 file(s) written, 0 report(s) already up to date" in stdout_of(nb)
+    assert "9 file(s) written, 0 report(s) already up to date" in result_text(nb)
 
 
 def test_clinic_monthly_runs_with_overridden_parameters(tmp_path):
@@ -100,7 +109,7 @@ def test_clinic_monthly_runs_with_overridden_parameters(tmp_path):
         "manifest.json", "therapist-T02.html", "therapist-T02.pdf", "therapist-T04.html",
         "therapist-T04.pdf"]
     assert "September 2026" in pdf_text(folder / "therapist-T04.pdf")
-    assert "4 file(s) written" in stdout_of(nb)
+    assert "4 file(s) written" in result_text(nb)
 
 
 @pytest.mark.parametrize(("name", "parameters", "expected"), [
@@ -154,7 +163,10 @@ def test_run_notebook_over_ipc_keeps_the_record_and_no_socket_file(tmp_path, mon
     assert "2026-10-12" in html.read_text(encoding="utf-8")
     nb = nbformat.read(record, as_version=4)
     assert nb.metadata.papermill.parameters["therapist_id"] == "T02"
-    assert "wrote" in stdout_of(nb)
+    # its links start from the record's folder (where the CLI keeps it), not the working folder
+    shown = nb.cells[-1].outputs[-1].data["text/html"]
+    assert f'<a href="../out%20dir%20%C3%A9/{html.parent.name}/supervision-T02.html"' in shown
+    assert str(html) in result_text(nb)
     assert [p.name for p in record.parent.iterdir()] == [record.name]  # no temp copy left
     assert len(socket_dirs) == 1 and not socket_dirs[0].exists()
     assert list(work.iterdir()) == []  # no kernel-ipc-N socket in the working folder
@@ -184,6 +196,13 @@ def test_report_supervision_since_the_last_meeting(tmp_path, capsys):
     pages = pypdf.PdfReader(folder / "supervision-T03.pdf").pages
     text = "".join(page.extract_text() for page in pages)
     assert "2026-10-10" in text and "2026-10-30" in text
+    # the terminal gets the result's text; the record beside the reports links to them there
+    out = capsys.readouterr().out
+    assert "Supervision brief: T03, 2026-10-10 to 2026-10-30" in out
+    assert str(folder / "supervision-T03.pdf") in out
+    record = nbformat.read(folder / "supervision_brief-T03.ipynb", as_version=4)
+    shown = record.cells[-1].outputs[-1].data["text/html"]
+    assert '<a href="supervision-T03.html"' in shown and '<a href="supervision-T03.pdf"' in shown
 
 
 def test_since_is_only_for_supervision_briefs(tmp_path, capsys):

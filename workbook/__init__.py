@@ -50,7 +50,7 @@ _SURFACE = {
     "parse_month": "workbook.analysis.periods",
     "parse_period": "workbook.analysis.periods",
     "latest_complete_month": "workbook.analysis.periods",
-    "CaseloadPanel": "workbook.views.widgets",
+    "CaseloadApp": "workbook.views.app",
     "describe_source": "workbook.reports.render",
     "render_report": "workbook.reports.render",
     "html_to_pdf": "workbook.reports.render",

@@ -54,16 +54,18 @@ def rank_discussion(*, outcomes: pd.DataFrame, ruptures: pd.DataFrame,
                     attendance: pd.DataFrame, signs: pd.DataFrame, gaps: pd.DataFrame,
                     completeness: pd.DataFrame, concern_below: float,
                     alliance_alerts: pd.DataFrame | None = None,
-                    handovers: pd.DataFrame | None = None) -> pd.DataFrame:
+                    handovers: pd.DataFrame | None = None,
+                    concern_rater: str = "client") -> pd.DataFrame:
     """One row per client view (client and therapist) with at least one reason, ranked: rank,
-    reasons (plain words); `signs` the per-sign summary (concerns count while current), `gaps`
-    per client and sign."""
+    reasons (plain words); `signs` the per-sign summary (concerns count while current, read
+    from `concern_rater`'s ratings: the client's, as the reports do, unless the app's rater
+    filter says otherwise), `gaps` per client and sign."""
     rows = [
         *_alliance_reasons(alliance_alerts),
         *_outcome_reasons(outcomes),
         *_rupture_reasons(ruptures),
         *_dropout_reasons(attendance),
-        *_concern_reasons(signs, concern_below),
+        *_concern_reasons(signs, concern_below, concern_rater),
         *_gap_reasons(gaps),
         *_missing_reasons(completeness),
     ]
@@ -183,11 +185,12 @@ def _dropout_reasons(attendance: pd.DataFrame) -> list[tuple]:
             for r in risky.itertuples(index=False)]
 
 
-def _concern_reasons(signs: pd.DataFrame, concern_below: float) -> list[tuple]:
+def _concern_reasons(signs: pd.DataFrame, concern_below: float,
+                     rater: str = "client") -> list[tuple]:
     """One line per client view whose concern is current on some sign: the client's latest
     rating on it in the period, or their period mean, is below the threshold (a dip that came
     back stays in the sign sections, and as a repair if it was a possible rupture)."""
-    own = signs[(signs["rater"] == "client") & (signs["n_period"] > 0)]
+    own = signs[(signs["rater"] == rater) & (signs["n_period"] > 0)]
     current = own[(own["latest"] < concern_below) | (own["mean_period"] < concern_below)]
     if current.empty:
         return []
@@ -199,8 +202,9 @@ def _concern_reasons(signs: pd.DataFrame, concern_below: float) -> list[tuple]:
     for client, therapist, sign, latest, mean in zip(*columns, strict=True):
         groups.setdefault((client, therapist), []).append(
             f"{SIGN_LABELS[sign]} (latest {latest:g}, mean {mean:.1f})")
+    who = rater.capitalize()
     return [(client, therapist, "concern",
-             f"Client ratings below {concern_below:g} still current: " + ", ".join(parts))
+             f"{who} ratings below {concern_below:g} still current: " + ", ".join(parts))
             for (client, therapist), parts in groups.items()]
 
 

@@ -128,13 +128,30 @@ def analyse(ratings: pd.DataFrame, config: Config | None = None,
         parts = {name: _merge_views(parts[name], restore_views(former[name]))
                  for name in parts}
     parts["alliance_alerts"] = find_alliance_alerts(upto, config, start, end)
-    parts["discussion"] = rank_discussion(
-        outcomes=parts["outcomes"], ruptures=parts["ruptures"], attendance=parts["attendance"],
-        signs=parts["signs"], gaps=parts["gaps"], completeness=parts["completeness"],
-        concern_below=config.thresholds.concern_below,
-        alliance_alerts=parts["alliance_alerts"], handovers=handovers)
+    parts["discussion"] = _rank(parts, config, handovers)
     parts["wins"] = list_wins(outcomes=parts["outcomes"], ruptures=parts["ruptures"])
     return Analysis(config=config, period=period, ratings=upto, handovers=handovers, **parts)
+
+
+def _rank(parts: dict[str, pd.DataFrame] | Analysis, config: Config, handovers: pd.DataFrame,
+          concern_rater: str = "client") -> pd.DataFrame:
+    get = parts.get if isinstance(parts, dict) else lambda name: getattr(parts, name)
+    return rank_discussion(
+        outcomes=get("outcomes"), ruptures=get("ruptures"), attendance=get("attendance"),
+        signs=get("signs"), gaps=get("gaps"), completeness=get("completeness"),
+        concern_below=config.thresholds.concern_below,
+        alliance_alerts=get("alliance_alerts"), handovers=handovers,
+        concern_rater=concern_rater)
+
+
+def rank_for_rater(analysis: Analysis, rater: str) -> Analysis:
+    """The analysis with its discussion list ranked with concern ratings read from `rater`'s
+    ratings (the app's rater filter; the client's is what `analyse` and the reports use).
+    Cut it to a therapist or clients with `select` afterwards, or before: both rank alike."""
+    if rater == "client":
+        return analysis
+    return replace(analysis, discussion=_rank(analysis, analysis.config, analysis.handovers,
+                                              concern_rater=rater))
 
 
 def _analyse_views(rows: pd.DataFrame, config: Config, start: pd.Timestamp, end: pd.Timestamp,

@@ -13,6 +13,7 @@ import pandas as pd
 from workbook.analysis.agenda import REASON_TITLES
 from workbook.analysis.alliance_alert import describe_alert_rule
 from workbook.analysis.clinic import publish_clinic
+from workbook.analysis.headline import headline_figures
 from workbook.analysis.pipeline import Analysis, describe_rules
 from workbook.analysis.suppress import COMPLEMENT
 from workbook.data.signs import SIGN_LABELS, SIGNS
@@ -89,22 +90,6 @@ def describe_sources(analysis: Analysis) -> dict[str, str]:
         rules["boundaries"] = ("No Boundaries & consistency rating in the data: that sign is "
                                "read from attendance alone.")
     return rules
-
-
-def headline_figures(analysis: Analysis) -> list[tuple[str, str]]:
-    """Clients, attended sessions, attendance, completeness, ruptures, clients to discuss."""
-    att, comp = analysis.attendance, analysis.completeness
-    sessions, attended = att["sessions"].sum(), att["attended"].sum()
-    rated = comp["rated_by_client"].sum()
-    live = analysis.ruptures["status"].isin(["unrepaired", "open"]).sum()
-    return [
-        ("clients seen", str(len(att))),
-        ("sessions attended", str(int(attended))),
-        ("attendance", f"{attended / sessions:.0%}" if sessions else "–"),
-        ("rated by the client", f"{rated / attended:.0%}" if attended else "–"),
-        ("possible ruptures not repaired", str(int(live))),
-        ("clients to discuss", str(len(analysis.discussion))),
-    ]
 
 
 def therapist_context(analysis: Analysis, therapist_id: str) -> dict:

@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import(sub)
     _add_template(sub)
     _add_card(sub)
+    _add_review(sub)
     return parser
 
 
@@ -470,6 +471,31 @@ def run_card(args: argparse.Namespace) -> int:
     write_card(args.out, load_config(args.config))
     print(f"wrote the session rating card {args.out}")
     return 0
+
+
+def _add_review(sub: argparse._SubParsersAction) -> None:
+    cmd = _command(sub, "review", "Open the caseload review as an app in the browser (Voila, "
+                   "on 127.0.0.1 with a token; Ctrl-C stops it).", run_review)
+    reach = cmd.add_mutually_exclusive_group()
+    reach.add_argument("--therapist", help="only this therapist's caseload is reachable")
+    reach.add_argument("--supervisor", help="only this supervisor's supervisees are reachable")
+    cmd.add_argument("--data", type=_source, default=DEFAULT_DATA,
+                     help="ratings file or database URL (default: the example clinic)")
+    cmd.add_argument("--config", type=Path, help="workbook.yml (default: built-in defaults)")
+    cmd.add_argument("--month", help="YYYY-MM (default: the latest complete month in the data)")
+    cmd.add_argument("--port", type=_positive, help="port on 127.0.0.1 (default: a free one)")
+    cmd.add_argument("--no-browser", dest="browser", action="store_false",
+                     help="print the address only; do not open a browser")
+
+
+def run_review(args: argparse.Namespace) -> int:
+    """`workbook review`: check the inputs, then serve the caseload review until stopped."""
+    from workbook.runs.review import check_review_inputs, serve_review
+
+    params = check_review_inputs(args.data, _source_text(args.data), args.config,
+                                 therapist=args.therapist, supervisor=args.supervisor,
+                                 month=args.month)
+    return serve_review(params, port=args.port, open_browser=args.browser)
 
 
 def _check_out(path: Path, suffixes: tuple[str, ...]) -> None:

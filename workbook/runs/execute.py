@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import CaselessStrEnum
+from traitlets import CaselessStrEnum, Unicode
+from traitlets.config import Config
 
 from workbook._meta import NOTEBOOKS
 from workbook.data import errors
 from workbook.reports.render import output_error
+from workbook.runs.places import NOTEBOOK_DIR_ENV
 
 
 class IPCKernelManager(AsyncKernelManager):
@@ -39,7 +41,15 @@ class IPCKernelManager(AsyncKernelManager):
     """
 
     transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+    notebook_dir = Unicode("", config=True, help="the executed notebook's folder, told to the "
+                           "kernel as WORKBOOK_NOTEBOOK_DIR (its output links start there)")
     _socket_dir: str | None = None
+
+    async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+        """Start the kernel with NOTEBOOK_DIR_ENV set to `notebook_dir`, when there is one."""
+        if self.notebook_dir:
+            kw["env"] = {**(kw.get("env") or os.environ), NOTEBOOK_DIR_ENV: self.notebook_dir}
+        return await super()._async_pre_start_kernel(**kw)
 
     def _ip_default(self) -> str:
         if self.transport != "ipc":
@@ -89,7 +99,8 @@ def run_notebook(name: str, parameters: dict[str, Any], record: str | Path, *,
         papermill.execute_notebook(
             str(source), str(partial), parameters=parameters, kernel_name="python3",
             kernel_manager_class=IPCKernelManager, progress_bar=False,
-            request_save_on_cell_execute=True, cwd=str(Path.cwd()), **streams)
+            request_save_on_cell_execute=True, cwd=str(Path.cwd()), **streams,
+            config=Config({"IPCKernelManager": {"notebook_dir": str(record.parent.resolve())}}))
     except PapermillExecutionError as exc:
         error = _as_workbook_error(exc)
     except (DeadKernelError, CellTimeoutError) as exc:  # e.g. the kernel was killed
@@ -99,6 +110,8 @@ def run_notebook(name: str, parameters: dict[str, Any], record: str | Path, *,
     except BaseException as exc:  # KeyboardInterrupt: keep what there is, then go on
         error = exc
     kept = _keep_record(partial, record)
+    if echo and kept and error is None:
+        _echo_results(record)
     if isinstance(error, errors.NotebookError):
         error = errors.NotebookError(f"{error}; " + (f"its partly executed copy is in {record}"
                                                      if kept else "no executed copy of it "
@@ -108,6 +121,17 @@ def run_notebook(name: str, parameters: dict[str, Any], record: str | Path, *,
     if error is not None:
         raise error
     return record
+
+
+def _echo_results(record: Path) -> None:
+    """Print the plain text of each cell's result (a job's RunOutput: what was made, where):
+    papermill echoes only what the notebook printed."""
+    notebook = json.loads(record.read_text(encoding="utf-8"))
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "execute_result":
+                text = output.get("data", {}).get("text/plain", "")
+                print("".join(text) if isinstance(text, list) else text, flush=True)
 
 
 def _keep_record(partial: Path, record: Path) -> bool:

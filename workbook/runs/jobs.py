@@ -18,11 +18,13 @@ from workbook.data.config import load_config
 from workbook.data.errors import ParameterError, ReportError
 from workbook.data.ingest import load_ratings
 from workbook.reports.render import describe_source, render_report, write_report
-from workbook.runs.batch import BatchResult, render_month
+from workbook.runs.batch import MANIFEST, BatchResult, render_month
 from workbook.runs.checks import check_codes, check_out_dir, file_part, inside
+from workbook.runs.places import resolve_out_dir
+from workbook.runs.shown import RunOutput
 
 if TYPE_CHECKING:
-    from workbook.views.widgets import CaseloadPanel
+    from workbook.views.app import CaseloadApp
 
 
 def _therapists(name: str, value: Any) -> list[str] | None:
@@ -52,8 +54,9 @@ CLINIC_SPEC = {
 }
 
 
-def run_supervision_brief(namespace: dict[str, Any]) -> pd.DataFrame:
-    """The supervision_brief notebook: write one supervisee's brief; return its discussion list."""
+def run_supervision_brief(namespace: dict[str, Any]) -> RunOutput:
+    """The supervision_brief notebook: write one supervisee's brief; return it as the notebook
+    shows it (the brief inline, links to its files)."""
     p = P.check_parameters(namespace, SUPERVISION_SPEC)
     config = load_config(p["config"])
     if p["therapist_id"]:
@@ -67,13 +70,12 @@ def run_supervision_brief(namespace: dict[str, Any]) -> pd.DataFrame:
                              f"{period.label}; therapists: {', '.join(analysis.therapists)}")
     html = render_report("supervision", analysis, therapist_id=therapist,
                          provenance=describe_source(p["data"], p["config"], ratings))
-    folder = check_out_dir(Path(p["out_dir"] or "reports"), "parameter out_dir") / period.slug
+    out = check_out_dir(resolve_out_dir(p["out_dir"]), "parameter out_dir")
+    folder = out / period.slug
     folder.mkdir(exist_ok=True)
     paths = write_report(html, inside(folder, f"supervision-{file_part(therapist)}"),
                          p["formats"])
-    for path in paths:
-        print(f"wrote {path}")
-    return analysis.select(therapist_id=therapist).discussion[["rank", "client_id", "top_reason"]]
+    return RunOutput(f"Supervision brief: {therapist}, {period.label}", tuple(paths), html=html)
 
 
 def _brief_period(ratings: pd.DataFrame, month: str | None, since: str | None) -> Period:
@@ -91,30 +93,40 @@ def _first(therapists: list[str]) -> str:
     return therapists[0]
 
 
-def run_clinic_month(namespace: dict[str, Any]) -> BatchResult:
-    """The clinic_monthly notebook: the clinic report and every therapist's, in one kernel."""
+def run_clinic_month(namespace: dict[str, Any]) -> RunOutput:
+    """The clinic_monthly notebook: the clinic report and every therapist's, in one kernel;
+    return the run's summary and its files as the notebook shows them."""
     p = P.check_parameters(namespace, CLINIC_SPEC)
-    result = render_month(p["data"], p["config"], p["month"], p["out_dir"] or "reports",
+    result = render_month(p["data"], p["config"], p["month"], resolve_out_dir(p["out_dir"]),
                           jobs=p["jobs"], formats=p["formats"], therapists=p["therapists"],
                           clinic=p["clinic"], scheduler=p["scheduler"])
-    print(result.summary())
     if not result.ok:
         raise ReportError(result.summary())
-    return result
+    return RunOutput(f"Clinic monthly reports: {result.out_dir.name}", _month_files(result,
+                     p["formats"]), summary=result.summary())
 
 
-def open_caseload_review(namespace: dict[str, Any]) -> CaseloadPanel:
-    """The caseload_review notebook: check its parameters, analyse the period and build the
-    filter panel (its `controls`, `charts` and `discussion_frame()` are the notebook's cells);
-    print the period, therapist and number of clients it shows."""
+def _month_files(result: BatchResult, formats: tuple[str, ...]) -> tuple[Path, ...]:
+    """The reports of a batch, written or already up to date, then its manifest."""
+    names = set(result.written) | {f"{stem}.{fmt}" for stem in result.skipped for fmt in formats}
+    paths = [result.out_dir / name for name in sorted(names) if (result.out_dir / name).is_file()]
+    return (*paths, result.out_dir / MANIFEST)
+
+
+def open_caseload_review(namespace: dict[str, Any]) -> CaseloadApp:
+    """The caseload_review notebook: check its parameters, load the ratings and build the app
+    (display it as the notebook's last cell). Only the caseloads the parameters allow are
+    reachable: one with only_therapist, a supervisor's supervisees, else all."""
     from workbook.views import filters
-    from workbook.views.widgets import CaseloadPanel
+    from workbook.views.app import CaseloadApp, open_caseloads
 
     params = filters.validate_parameters(namespace)
     settings = load_config(params.config)
+    if params.therapist_id:
+        check_codes("parameter therapist_id", [params.therapist_id], settings)
     ratings = load_ratings(params.data, settings)
-    review = analyse(ratings, settings, filters.choose_period(ratings, params))
-    panel = CaseloadPanel(review, therapist_id=params.therapist_id)
-    print(f"{review.period.label}: therapist {panel.state.therapist_id}, "
-          f"{len(panel.clients.options)} clients with a session in the period")
-    return panel
+    source = open_caseloads(ratings, settings, therapist_id=params.therapist_id,
+                            supervisor_id=params.supervisor_id,
+                            only_therapist=params.only_therapist,
+                            month=filters.choose_period(ratings, params))
+    return CaseloadApp(source, therapist_id=params.therapist_id)

@@ -267,9 +267,11 @@ def spec_perspective_gap(
     return _cached_spec(("gap", _config_key(config)), [rows], lambda f: _gap_chart(f[0], config))
 
 
-def _gap_chart(rows: pd.DataFrame, config: Config) -> ChartLike:
+def _gap_chart(rows: pd.DataFrame, config: Config, signs: Iterable[str] = SIGN_KEYS,
+               title: str = "Client and therapist ratings of the same sessions") -> ChartLike:
+    """The dumbbells of `_gap_means` rows, a panel per sign of `signs` (in that order)."""
     data = _Data()
-    labels = [SIGN_LABELS[k] for k in SIGN_KEYS]
+    labels = [SIGN_LABELS[k] for k in signs]
     colour = alt.Color("sign:N", scale=_sign_scale(), legend=None)
     x = alt.X("client_mean:Q", title="Mean rating", scale=_rating_scale(config))
     y = alt.Y("client_id:N", title="Client", sort="ascending")
@@ -291,7 +293,7 @@ def _gap_chart(rows: pd.DataFrame, config: Config) -> ChartLike:
     chart = chart.facet(column=alt.Column("sign:N", title=None, sort=labels, header=alt.Header(
         labelExpr=_wrap_expr(labels, width=14, field="datum.value"),
         labelFontWeight="bold", labelBaseline="bottom")), spacing=8)
-    return _finish(chart, data, "Client and therapist ratings of the same sessions")
+    return _finish(chart, data, title)
 
 
 def chart_attendance(
@@ -320,10 +322,12 @@ def _attendance_rows(ratings: pd.DataFrame, clients: Iterable[str] | None, start
     return rows.assign(attendance=rows["attendance"].map(ATTENDANCE_LABELS))
 
 
-def _attendance_chart(rows: pd.DataFrame) -> ChartLike:
+def _attendance_chart(rows: pd.DataFrame, x: alt.X | None = None,
+                      title: str = "Attendance") -> ChartLike:
+    """One mark per session (`_attendance_rows`), a row per client; `x`: the date encoding."""
     domain, data = list(ATTENDANCE_LABELS.values()), _Data()
     chart = alt.Chart(data.add(rows)).mark_point(filled=True, size=60, opacity=1).encode(
-        x=_date_x(), y=alt.Y("client_id:N", title="Client", sort="ascending"),
+        x=x or _date_x(), y=alt.Y("client_id:N", title="Client", sort="ascending"),
         color=alt.Color("attendance:N", title="Attendance",
                         scale=alt.Scale(domain=domain, range=list(ATTENDANCE_COLOURS))),
         shape=alt.Shape("attendance:N", title="Attendance",
@@ -333,7 +337,7 @@ def _attendance_chart(rows: pd.DataFrame) -> ChartLike:
                  alt.Tooltip("session_number:Q", title="Session"),
                  alt.Tooltip("attendance:N", title="Attendance")],
     ).properties(width=WIDTH, height=alt.Step(18))
-    return _finish(chart, data, "Attendance")
+    return _finish(chart, data, title)
 
 
 def chart_outcome(

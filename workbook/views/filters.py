@@ -1,8 +1,9 @@
 """The caseload review's filters and parameters, as plain functions (no widgets, no kernel).
 
-`workbook.views.widgets` only wires ipywidgets to these. A filter state names one therapist, the
+The caseload app (`workbook.views.app`) holds its state as a `FilterState`: one therapist, the
 clients to show (None: all that therapist's clients), the signs whose charts are shown, the
-rater whose ratings the sign charts and the heatmap use, and an inclusive date range.
+rater whose ratings the sign charts, the heatmap and the agenda's concern ratings use, and an
+inclusive date range.
 
 Notebook parameters (`notebooks/caseload_review.ipynb`) are checked by `validate_parameters`:
 papermill turns `-p therapist_id 007` into the integer 7 and only warns about names the
@@ -16,12 +17,10 @@ repository root and in JupyterLab opened in `notebooks/`.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -35,18 +34,7 @@ from workbook.data.parameters import check_parameters
 from workbook.data.signs import SIGN_KEYS
 from workbook.data.sources.urls import is_database_url
 from workbook.views.charts import (
-    ChartLike,
-    chart_attendance,
-    chart_caseload_heatmap,
-    chart_outcome,
-    chart_perspective_gap,
-    chart_sign_trend,
     select_rows,
-    spec_attendance,
-    spec_caseload_heatmap,
-    spec_outcome,
-    spec_perspective_gap,
-    spec_sign_trend,
 )
 
 NOTEBOOK_DIR = NOTEBOOKS
@@ -73,6 +61,8 @@ class ReviewParameters:
     month: str | None = None
     period_start: str | None = None
     period_end: str | None = None
+    supervisor_id: str | None = None
+    only_therapist: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,7 +88,10 @@ def validate_parameters(namespace: Mapping[str, object]) -> ReviewParameters:
     """
     values = check_parameters(namespace, {
         "data": _input_file, "config": _input_file, "therapist_id": P.text, "month": P.month,
-        "period_start": P.iso_date, "period_end": P.iso_date})
+        "period_start": P.iso_date, "period_end": P.iso_date, "supervisor_id": P.text,
+        "only_therapist": _flag})
+    if values["only_therapist"] and values["therapist_id"] is None:
+        raise ParameterError("only_therapist=True needs therapist_id")
     if values["month"] is not None and (values["period_start"] or values["period_end"]):
         raise ParameterError("give either month or period_start and period_end, not both")
     if (values["period_start"] is None) != (values["period_end"] is None):
@@ -106,6 +99,14 @@ def validate_parameters(namespace: Mapping[str, object]) -> ReviewParameters:
     if values["period_start"] is not None:
         parse_period(values["period_start"], values["period_end"])
     return ReviewParameters(**values)
+
+
+def _flag(name: str, value: object) -> bool:
+    if value is None:  # not set (a notebook from before the parameter)
+        return False
+    if not isinstance(value, bool):
+        raise ParameterError(f"parameter {name}: expected True or False, got {value!r}")
+    return value
 
 
 def _input_file(name: str, value: object) -> Path | str | None:
@@ -146,20 +147,6 @@ def choose_period(ratings: pd.DataFrame, params: ReviewParameters,
     return latest_complete_month(ratings, today)
 
 
-def choose_therapist(therapists: Iterable[str], therapist_id: str | None) -> str:
-    """The therapist asked for, or the first one when None; refuse one not in the data."""
-    known = sorted(therapists)
-    if not known:
-        raise ParameterError("no therapist has a session in the period")
-    if therapist_id is None:
-        return known[0]
-    if therapist_id in known:
-        return therapist_id
-    close = difflib.get_close_matches(str(therapist_id), known, n=3)
-    hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(known[:20])}"
-    raise ParameterError(f"therapist_id {therapist_id!r} has no session in the period ({hint})")
-
-
 # --- filter options ----------------------------------------------------------------------------
 
 
@@ -172,19 +159,6 @@ def list_raters(ratings: pd.DataFrame) -> list[str]:
     """Raters present in the ratings, in the data contract's order (client first)."""
     present = set(ratings["rater"].unique())
     return [r for r in RATERS if r in present] or ["client"]
-
-
-def list_dates(ratings: pd.DataFrame) -> list[pd.Timestamp]:
-    """Distinct session days, sorted."""
-    return sorted(ratings["session_date"].dt.normalize().unique())
-
-
-def default_state(analysis: Analysis, therapist_id: str | None = None) -> FilterState:
-    """All of the therapist's clients and signs, client ratings, the analysis period."""
-    therapist = choose_therapist(analysis.therapists, therapist_id)
-    raters = list_raters(analysis.ratings)
-    return FilterState(therapist_id=therapist, rater=raters[0],
-                       start=analysis.period.start, end=analysis.period.end)
 
 
 # --- filtering and chart data ------------------------------------------------------------------
@@ -202,95 +176,3 @@ def latest_scores(rows: pd.DataFrame, signs: Iterable[str] = SIGN_KEYS) -> pd.Da
     long = long.sort_values(["client_id", "sign", "session_date"], kind="stable")
     out = long.drop_duplicates(["client_id", "sign"], keep="last")
     return out[["client_id", "sign", "latest"]].reset_index(drop=True)
-
-
-_CHART_BUILDERS = {"sign": chart_sign_trend, "heatmap": chart_caseload_heatmap,
-                   "gap": chart_perspective_gap, "attendance": chart_attendance,
-                   "outcome": chart_outcome}
-_SPEC_BUILDERS = {"sign": spec_sign_trend, "heatmap": spec_caseload_heatmap,
-                  "gap": spec_perspective_gap, "attendance": spec_attendance,
-                  "outcome": spec_outcome}
-
-
-def build_charts(analysis: Analysis, state: FilterState,
-                 keys: Iterable[str] | None = None) -> dict[str, ChartLike]:
-    """The charts for a filter state, by key: one per shown sign, then heatmap, gap and
-    attendance. `keys` limits which are built (e.g. only those a filter change affects)."""
-    return _build(analysis, state, keys, _CHART_BUILDERS)
-
-
-def build_specs(analysis: Analysis, state: FilterState,
-                keys: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
-    """What `build_charts` builds, as Vega-Lite spec dicts, fast: each view's structure is
-    built with Altair once and reused with new rows (the spec_* builders of workbook.views.charts),
-    so a filter change recomputes only the charts' data."""
-    return _build(analysis, state, keys, _SPEC_BUILDERS)
-
-
-def _build(analysis: Analysis, state: FilterState, keys: Iterable[str] | None,
-           builders: Mapping[str, Any]) -> dict[str, Any]:
-    wanted = [k for k in view_keys(analysis) if (keys is None or k in set(keys))
-              and (k not in SIGN_KEYS or k in state.signs)]
-    own = filter_ratings(analysis.ratings, therapist_id=state.therapist_id,
-                         clients=state.clients)
-    ruptures = filter_ratings(analysis.ruptures, therapist_id=state.therapist_id,
-                              clients=state.clients, date_col="start_date")
-    span = {"start": state.start, "end": state.end}
-    built: dict[str, Any] = {}
-    for key in wanted:
-        if key in SIGN_KEYS:
-            built[key] = builders["sign"](own, key, config=analysis.config, ruptures=ruptures,
-                                          rater=state.rater, **span)
-        elif key == "heatmap":
-            rows = filter_ratings(own, rater=state.rater, **span)
-            built[key] = builders["heatmap"](latest_scores(rows), config=analysis.config)
-        elif key == "gap":
-            built[key] = builders["gap"](own, config=analysis.config, **span)
-        elif key.startswith(OUTCOME_PREFIX):
-            built[key] = builders["outcome"](own, key.removeprefix(OUTCOME_PREFIX),
-                                             config=analysis.config, **span)
-        else:
-            built[key] = builders["attendance"](own, **span)
-    return built
-
-
-def restrict_spec(spec: dict[str, Any], clients: Iterable[str] | None) -> dict[str, Any]:
-    """A chart spec showing only these clients: its inline rows that name a client_id are
-    cut to them (None keeps all). Every builder in workbook.views.charts reduces its rows per client
-    (points, last labels, latest scores, mean gaps), so this equals building the chart for
-    those clients, without building it again; rows naming no client (bands) stay."""
-    if clients is None or not isinstance(spec.get("datasets"), dict):
-        return spec
-    keep = set(clients)
-    sets = {name: [r for r in rows if r.get("client_id", keep) in keep]
-            if rows and isinstance(rows[0], dict) and "client_id" in rows[0] else rows
-            for name, rows in spec["datasets"].items()}
-    return {**spec, "datasets": sets}
-
-
-def chart_inputs(key: str, state: FilterState) -> tuple:
-    """The parts of a filter state a chart is built for, apart from the clients (see
-    restrict_spec); the rater only for the sign charts and the heatmap."""
-    common = (state.therapist_id, state.start, state.end)
-    return (*common, state.rater) if key in (*SIGN_KEYS, "heatmap") else common
-
-
-def stale_charts(built: Mapping[str, tuple], state: FilterState,
-                 keys: Iterable[str] = CHART_KEYS) -> list[str]:
-    """Keys (of `keys`) of the shown charts not yet built for this state (`built`: key -> the
-    chart_inputs it was last built for). Hidden sign charts are left until shown."""
-    return [k for k in keys if (k not in SIGN_KEYS or k in state.signs)
-            and built.get(k) != chart_inputs(k, state)]
-
-
-def discussion_table(analysis: Analysis, state: FilterState) -> pd.DataFrame:
-    """The ranked discussion list for the therapist's chosen clients, in plain words."""
-    cut = analysis.select(therapist_id=state.therapist_id,
-                          clients=None if state.clients is None else list(state.clients))
-    frame = cut.discussion
-    return pd.DataFrame({
-        "Rank": frame["rank"].astype(int),
-        "Client": frame["client_id"],
-        "Main reason": frame["top_reason"],
-        "All reasons": ["; ".join(r) for r in frame["reasons"]],
-    })
