@@ -4,8 +4,8 @@ Starts JupyterLab on 127.0.0.1 (free port, no token, every Jupyter folder tempor
 project's settings overrides from the environment) on a copy of the notebook and the example
 data, runs all cells, waits for every chart, changes the client filter and checks the charts and
 the agenda change, saves, shuts the kernel down and reopens the notebook: the charts show from
-the saved widget state. No console error or warning, no request to any other host and no
-news toast (the project's settings overrides).
+the saved widget state; so does papermill's output of the same notebook. No console error or
+warning, no request to any other host and no news toast (the project's settings overrides).
 Chromium is Debian's (/usr/bin/chromium), driven by Playwright (never `playwright install`).
 Without Chromium the test skips, unless WORKBOOK_REQUIRE_BROWSER=1 (CI): then fails.
 """
@@ -163,6 +163,7 @@ def test_caseload_review_in_jupyterlab(tmp_path):
 
     port = free_port()
     root, env = prepare(tmp_path, port)
+    execute_copy(root, env)
     lab = start_lab(tmp_path, env, port)
     errors: list[str] = []
     requests: list[str] = []
@@ -180,6 +181,7 @@ def test_caseload_review_in_jupyterlab(tmp_path):
             save_and_shut_down(page)
             page.close()
             check_reopened(browser, port, errors, requests, tmp_path)
+            check_reopened(browser, port, errors, requests, tmp_path, "executed.ipynb")
             browser.close()
     finally:
         stop_lab(lab)
@@ -238,6 +240,11 @@ def save_and_shut_down(page) -> None:
     page.locator(".jp-Notebook").first.click()
     page.keyboard.press("Control+s")
     page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')")
+    shut_down_kernels(page)
+
+
+def shut_down_kernels(page) -> None:
+    """End every session (and its kernel) of the server, through its REST API."""
     left = page.evaluate("""async () => {
       const x = document.cookie.match(/_xsrf=([^;]+)/);
       const headers = {"X-XSRFToken": x ? decodeURIComponent(x[1]) : ""};
@@ -247,18 +254,33 @@ def save_and_shut_down(page) -> None:
     assert left == 0
 
 
+def execute_copy(root: Path, env: dict[str, str]) -> None:
+    """A papermill run of the notebook (defaults), beside it as executed.ipynb, trusted as its
+    user would (`jupyter trust`: JupyterLab shows no widget of an untrusted notebook, only the
+    static copy)."""
+    folder = root / "notebooks"
+    executed = folder / "executed.ipynb"
+    subprocess.run([sys.executable, "-m", "papermill", str(folder / "caseload_review.ipynb"),
+                    str(executed), "-k", "python3", "--no-progress-bar", "--cwd", str(folder)],
+                   env=env, check=True, capture_output=True, timeout=180)
+    subprocess.run([sys.executable, "-m", "jupyter", "trust", str(executed)], env=env,
+                   check=True, capture_output=True, timeout=60)
+
+
 def check_reopened(browser, port: int, errors: list[str], requests: list[str],
-                   tmp_path: Path) -> None:
-    """The saved notebook, opened again with no kernel: the charts are drawn from the saved
-    widget state and nothing says a model is missing."""
+                   tmp_path: Path, name: str = "caseload_review.ipynb") -> None:
+    """A notebook opened with no kernel behind its widgets (the saved one, or papermill's
+    output): the charts are drawn from the stored widget state, nothing says a model is
+    missing, and the kernel it starts is shut down again."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(TIMEOUT_MS)
     watch(page, errors, requests)
-    page.goto(f"http://127.0.0.1:{port}/lab/tree/notebooks/caseload_review.ipynb?reset")
+    page.goto(f"http://127.0.0.1:{port}/lab/tree/notebooks/{name}?reset")
     page.wait_for_function(CHARTS_DRAWN)
     assert page.get_by_text("model not found").count() == 0
     assert page.locator(".wb-agenda tr[data-client]").count() >= 1
-    page.screenshot(path=str(tmp_path / "reopened.png"))
+    page.screenshot(path=str(tmp_path / f"reopened-{name}.png"))
+    shut_down_kernels(page)
     page.close()
 
 

@@ -82,7 +82,8 @@ def test_runs_with_defaults_from_repo_root(jupyter_env, tmp_path):
     nb = nbformat.read(out, as_version=4)
     views = [o for c in nb.cells for o in c.get("outputs", [])
              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(views) == 1  # the app
+    assert len(views) == 1  # the app; a viewer that shows no widget says what it is
+    assert views[0]["data"]["text/plain"].startswith("Caseload review app: run the notebook")
     static = html_outputs(nb)
     assert "Therapist T01 · October 2026" in static and "Clients to discuss" in static
     assert static.count("<svg") >= 8  # a static copy of every chart shown

@@ -295,7 +295,10 @@ class CaseloadApp:
     def _ipython_display_(self) -> None:
         from IPython.display import HTML, display
 
-        display(self.widget)
+        bundle = self.widget._repr_mimebundle_()
+        bundle["text/plain"] = ("Caseload review app: run the notebook (or trust it) to see it "
+                                "here; a copy as it was when it ran follows.")
+        display(bundle, raw=True)
         if not _in_voila():
             display(HTML(self.static_html()))
 

@@ -35,8 +35,10 @@ APP_CSS = """
   margin: 8px 0; }
 .wb-app .wb-chart { contain: content; margin: 6px 0 10px; min-height: 40px; }
 .wb-app .wb-runtime { display: none; }
-/* A live page (this sheet comes with the widgets) hides the notebook's static copy. */
-.jp-OutputArea-child:has(.wb-static) { display: none; }
+/* Where the app is drawn (its runtime view is on the page), the notebook's static copy is
+   hidden; where the widgets' state is only loaded (an untrusted notebook shows no widget),
+   the copy stays. */
+body:has(.wb-runtime) .jp-OutputArea-child:has(.wb-static) { display: none; }
 /* Restored from a saved notebook with no kernel behind it: one note, not an icon per control. */
 .wb-app .jupyter-widgets-disconnected::before { display: none; }
 .wb-app.jupyter-widgets-disconnected::before { display: block; color: #555; font-size: 12px;
