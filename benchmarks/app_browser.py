@@ -6,14 +6,12 @@ ready <= 10 s cold; a filter event to every chart and the agenda updated <= 250 
     kernel and page each run; the browser process is started before the clock), cold: once with
     an empty ~/.cache/workbook (HOME and XDG_CACHE_HOME in a fresh temp folder) and once with the
     cache warm. Ready is the app contract's (`.wb-app`, every visible `.wb-chart` drawn at its
-    version). A page without `.wb-app` (the notebook before the app) counts as ready when Voila
-    has shown it and every chart it shows is drawn (`.vega-embed svg`).
+    version).
 (b) For each filter (clients, preset, rater, signs): from the filter's change event, dispatched
     in the page, to every visible `.wb-chart` drawn at its new version and the agenda's text
     changed (not for signs: the agenda follows therapist, clients, dates and rater), timed in
     the page (performance.now, a MutationObserver), median of --runs runs alternating between
     two values; for the preset every chart over time (not the heatmap of latest scores).
-    Before the app only the clients filter can be timed (to every chart's SVG changed).
 
 Run as `.venv/bin/python benchmarks/app_browser.py [--runs N] [--starts N]`.
 """
@@ -30,9 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -45,77 +40,40 @@ from appdriver import (  # noqa: E402
     wait_shown,
     watch_page,
 )
+from caseloads import weekly_caseload as caseload  # noqa: E402
 
-from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS  # noqa: E402
 from workbook.data.signs import SIGN_KEYS  # noqa: E402
 
 READY_TARGET_S = 10.0
 FILTER_TARGET_MS = 250.0
-START = pd.Timestamp("2025-01-06")
 
 
-def caseload(clients: int = 30, sessions: int = 26, seed: int = 0) -> pd.DataFrame:
-    """One therapist's ratings, as benchmarks/filters.py caseload(): weekly sessions, client +
-    therapist ratings, ~7% missed; a supervisor and a site so the file reads like a clinic's."""
-    rng = np.random.default_rng(seed)
-    n = clients * sessions
-    client = np.repeat(np.arange(clients), sessions)
-    week = np.tile(np.arange(sessions), clients)
-    attendance = rng.choice(["attended", "cancelled", "no_show"], n, p=[0.93, 0.04, 0.03])
-    base = pd.DataFrame({
-        "client_id": [f"C{c + 1:03d}" for c in client], "therapist_id": "T01",
-        "supervisor_id": "S1", "site": "north",
-        "session_date": START + pd.to_timedelta(week * 7 + client % 5, unit="D"),
-        "session_number": week + 1, "attendance": attendance, "note": None})
-    frames = []
-    for rater, lift in (("client", 0.0), ("therapist", 0.5)):
-        frame = base.assign(rater=rater)
-        for key in SIGN_KEYS:
-            scores = np.clip(np.round(rng.normal(8.2 + lift, 1.0, n)), 0, 10)
-            frame[key] = np.where(attendance == "attended", scores, np.nan)
-        for key in BUILTIN_MEASURE_KEYS:
-            frame[key] = np.nan
-        frames.append(frame)
-    frame = pd.concat(frames)[list(BASE_ORDER)]
-    return frame.sort_values(["client_id", "session_date", "rater"], ignore_index=True)
 
 
-LEGACY_READY_JS = """() => {
-    const embeds = [...document.querySelectorAll('.vega-embed')];
-    return embeds.length > 0 && embeds.every(e => e.querySelector('svg.marks'));
-}"""
-
-
-def wait_page_ready(page, marks: dict[str, float] | None = None) -> str:
-    """Wait for the ready page; say which readiness was used ('app' or 'notebook'). `marks`
-    gets the time.monotonic() when Voila showed the executed notebook."""
+def wait_page_ready(page, marks: dict[str, float] | None = None) -> None:
+    """Wait for the ready page; `marks` gets the time.monotonic() when Voila showed the
+    executed notebook."""
     wait_shown(page)
     if marks is not None:
         marks["shown"] = time.monotonic()
-    # the app's root is drawn before any of its charts; the old notebook never has one
-    page.wait_for_function(f"() => !!document.querySelector('.wb-app') || ({LEGACY_READY_JS})()",
-                           timeout=60_000, polling=20)
-    if page.locator(".wb-app").count():
-        wait_ready(page)
-        return "app"
-    return "notebook"
+    wait_ready(page)
 
 
-def time_start(browser, data: Path, env: dict[str, str]) -> tuple[float, str, str]:
-    """Seconds from starting `workbook review` to the ready page, the readiness kind, and
-    where the time went (URL printed, notebook executed and shown, charts drawn)."""
+def time_start(browser, data: Path, env: dict[str, str]) -> tuple[float, str]:
+    """Seconds from starting `workbook review` to the ready page, and where the time went
+    (URL printed, notebook executed and shown, charts drawn)."""
     app = start_review(["--data", str(data)], env=env)
     try:
         url_at = time.monotonic()
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         marks: dict[str, float] = {}
         page.goto(app.url)
-        kind = wait_page_ready(page, marks)
+        wait_page_ready(page, marks)
         ready_at = time.monotonic()
         page.close()
         phases = (f"URL {url_at - app.started:.1f} s, shown +{marks['shown'] - url_at:.1f} s, "
                   f"ready +{ready_at - marks['shown']:.1f} s")
-        return ready_at - app.started, kind, phases
+        return ready_at - app.started, phases
     finally:
         stop_review(app)
 
@@ -149,26 +107,6 @@ TIME_FILTER_JS = """async ([selector, values, keys, agendaToo]) => {
         select.dispatchEvent(new Event('change', {bubbles: true}));
     });
 }"""
-
-LEGACY_TIME_JS = """async ([values]) => {
-    const select = document.querySelector('.widget-select-multiple select');
-    const svgs = () => [...document.querySelectorAll('.vega-embed svg.marks')];
-    const before = svgs().map(s => s.outerHTML);
-    const done = () => { const now = svgs();
-        return now.length === before.length && now.every((s, i) => s.outerHTML !== before[i]); };
-    return await new Promise((resolve, reject) => {
-        const observer = new MutationObserver(() => {
-            if (done()) { observer.disconnect(); resolve(performance.now() - t0); }
-        });
-        observer.observe(document.body, {subtree: true, childList: true, attributes: true});
-        setTimeout(() => { observer.disconnect(); reject(new Error('no update in 20 s')); },
-                   20000);
-        for (const o of select.options) o.selected = values.includes(o.value);
-        const t0 = performance.now();
-        select.dispatchEvent(new Event('change', {bubbles: true}));
-    });
-}"""
-
 
 def options(page, selector: str) -> list[dict]:
     return page.locator(selector).evaluate(
@@ -221,17 +159,6 @@ def time_filters(page, runs: int) -> dict[str, list[float] | str]:
     return times
 
 
-def time_legacy_clients(page, runs: int) -> list[float]:
-    clients = page.locator(".widget-select-multiple select").first.evaluate(
-        "s => [...s.options].map(o => o.value)")
-    out = []
-    for i in range(runs + 2):
-        ms = page.evaluate(LEGACY_TIME_JS, [[clients[i % 2]]])
-        if i >= 2:
-            out.append(ms)
-    return out
-
-
 def report_starts(label: str, seconds: list[float]) -> None:
     worst = max(seconds)
     print(f"  {label:<32} {', '.join(f'{s:.1f}' for s in seconds):<18} s   target "
@@ -258,28 +185,26 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="wb-app-bench-") as tmp:
         data = Path(tmp) / "caseload.csv"
-        frame = caseload()
+        frame = caseload(phq9=False).assign(supervisor_id="S1", site="north")
         frame.to_csv(data, index=False, date_format="%Y-%m-%d")
         print(f"{len(frame):,} rating rows, {frame['client_id'].nunique()} clients x "
               f"{frame['session_number'].max()} sessions, client + therapist ratings")
         with sync_playwright() as pw:
             browser = launch_chromium(pw, chromium)
-            empty, warm, kinds, phases = [], [], set(), []
+            empty, warm, phases = [], [], []
             for i in range(args.starts):
                 home = Path(tmp) / f"home{i}"
                 (home / ".cache").mkdir(parents=True)
-                seconds, kind, where = time_start(browser, data, {
+                seconds, where = time_start(browser, data, {
                     "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")})
                 empty.append(seconds)
-                kinds.add(kind)
                 phases.append(f"empty: {where}")
             for _ in range(args.starts):
-                seconds, kind, where = time_start(browser, data, {})
+                seconds, where = time_start(browser, data, {})
                 warm.append(seconds)
-                kinds.add(kind)
                 phases.append(f"warm: {where}")
-            print(f"(a) `workbook review` to the ready page ({', '.join(sorted(kinds))} "
-                  "readiness), fresh server, kernel and page:")
+            print("(a) `workbook review` to the ready page (app readiness), fresh server, "
+                  "kernel and page:")
             report_starts("empty ~/.cache/workbook", empty)
             report_starts("warm cache", warm)
             for line in phases:
@@ -296,17 +221,11 @@ def measure_filters(browser, data: Path, runs: int) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         log = watch_page(page)
         page.goto(app.url)
-        kind = wait_page_ready(page)
-        print(f"(b) filter event to every visible chart re-rendered and the agenda updated "
-              f"({kind}):")
-        if kind == "app":
-            for name, times in time_filters(page, runs).items():
-                report_filter(name, times)
-        else:
-            report_filter("clients", time_legacy_clients(page, runs))
-            print("  preset/dates, rater, signs: not measurable before the app (no .wb-* "
-                  "controls, no data-version); the clients figure is to every chart's SVG "
-                  "changed (no agenda in the old notebook follows the filters)")
+        wait_page_ready(page)
+        print("(b) filter event to every visible chart re-rendered and the agenda updated "
+              "(app):")
+        for name, times in time_filters(page, runs).items():
+            report_filter(name, times)
         print(f"  page: {len(log.requests)} requests, {len(log.remote_requests())} to other "
               f"hosts, {len(log.console)} console errors/warnings")
         for message, count in collections.Counter(m[:140] for m in log.console).most_common(6):

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from caseloads import START  # noqa: E402
+from caseloads import weekly_caseload as caseload  # noqa: E402
+
 from workbook.analysis.pipeline import analyse
-from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
 from workbook.data.config import Config
 from workbook.data.signs import SIGN_KEYS
 from workbook.views import app_charts as A
@@ -27,36 +31,9 @@ from workbook.views.app_rows import latest_ratings
 from workbook.views.course import course_specs
 from workbook.views.filters import latest_scores
 
-START = pd.Timestamp("2026-04-06")
 WEEKS = 26
 
 
-def caseload(clients: int = 30, weeks: int = WEEKS, seed: int = 0) -> pd.DataFrame:
-    """One therapist's typed ratings: weekly sessions, client + therapist, ~8% missed."""
-    rng = np.random.default_rng(seed)
-    n = clients * weeks
-    client = np.repeat(np.arange(clients), weeks)
-    week = np.tile(np.arange(weeks), clients)
-    attendance = rng.choice(["attended", "cancelled", "no_show"], n, p=[0.92, 0.04, 0.04])
-    base = pd.DataFrame({
-        "client_id": [f"C{c + 1:04d}" for c in client], "therapist_id": "T01",
-        "supervisor_id": None, "site": None,
-        "session_date": START + pd.to_timedelta(week * 7 + client % 5, unit="D"),
-        "session_number": week + 1, "attendance": attendance, "note": None})
-    frames = []
-    for rater, lift in (("client", 0.0), ("therapist", 0.4)):
-        frame = base.assign(rater=rater)
-        for key in SIGN_KEYS:
-            scores = np.clip(np.round(rng.normal(8.0 + lift, 1.5, n)), 0, 10)
-            frame[key] = np.where(attendance == "attended", scores, np.nan)
-        for key in BUILTIN_MEASURE_KEYS:
-            frame[key] = np.nan
-        if rater == "client":
-            phq9 = np.clip(np.round(rng.normal(15 - week * 0.3, 4)), 0, 27)
-            frame["phq9"] = np.where(attendance == "attended", phq9, np.nan)
-        frames.append(frame)
-    frame = pd.concat(frames)[list(BASE_ORDER)]
-    return frame.sort_values(["client_id", "session_date", "rater"], ignore_index=True)
 
 
 def median_ms(call: Callable[[], object], runs: int) -> float:

@@ -18,43 +18,19 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-import numpy as np
-import pandas as pd
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from caseloads import weekly_caseload as caseload  # noqa: E402
 
 from workbook.analysis.periods import Period
-from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
 from workbook.data.config import Config
 from workbook.data.signs import SIGN_KEYS
 from workbook.views.app import CaseloadApp, open_caseloads
 
 TARGET_MS = 120.0
-START = pd.Timestamp("2025-01-06")
 
 
-def caseload(clients: int = 30, sessions: int = 26, seed: int = 0) -> pd.DataFrame:
-    """One therapist's typed ratings: weekly sessions, client + therapist, ~7% missed."""
-    rng = np.random.default_rng(seed)
-    n = clients * sessions
-    client = np.repeat(np.arange(clients), sessions)
-    week = np.tile(np.arange(sessions), clients)
-    attendance = rng.choice(["attended", "cancelled", "no_show"], n, p=[0.93, 0.04, 0.03])
-    base = pd.DataFrame({
-        "client_id": [f"C{c + 1:03d}" for c in client], "therapist_id": "T01",
-        "supervisor_id": None, "site": None,
-        "session_date": START + pd.to_timedelta(week * 7 + client % 5, unit="D"),
-        "session_number": week + 1, "attendance": attendance, "note": None})
-    frames = []
-    for rater, lift in (("client", 0.0), ("therapist", 0.5)):
-        frame = base.assign(rater=rater)
-        for key in SIGN_KEYS:
-            scores = np.clip(np.round(rng.normal(8.2 + lift, 1.0, n)), 0, 10)
-            frame[key] = np.where(attendance == "attended", scores, np.nan)
-        for key in BUILTIN_MEASURE_KEYS:
-            frame[key] = np.nan
-        frames.append(frame)
-    frame = pd.concat(frames)[list(BASE_ORDER)]
-    return frame.sort_values(["client_id", "session_date", "rater"], ignore_index=True)
 
 
 def median_ms(change: Callable[[int], None], runs: int) -> float:
@@ -72,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="timed runs per filter (median)")
     args = parser.parse_args(argv)
-    ratings = caseload()
+    ratings = caseload(phq9=False)
     last = ratings["session_date"].max()
     source = open_caseloads(ratings, Config(), therapist_id=None, supervisor_id=None,
                             only_therapist=False, month=Period(last.replace(day=1), last))

@@ -18,6 +18,7 @@ from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
 from workbook.data.signs import SIGN_KEYS
 
 TS, EU, CR, BC, OP = SIGN_KEYS
+START = pd.Timestamp("2026-01-05")  # a Monday: weekly_caseload's first week
 
 
 def session(client: str, date: str, therapist: str = "T1", rater: str = "client",
@@ -60,3 +61,35 @@ def steady(client: str, therapist: str, dates: Iterable[str], score: float = 9.0
     """Client ratings of every sign at `score` on these dates."""
     return [session(client, d, therapist, **dict.fromkeys(SIGN_KEYS, score), **measures)
             for d in dates]
+
+
+def weekly_caseload(clients: int = 30, weeks: int = 26, seed: int = 0,
+                    raters=("client", "therapist"), phq9: bool = True,
+                    start: pd.Timestamp = START) -> pd.DataFrame:
+    """One therapist's typed ratings: weekly sessions (client c on weekday c % 5), whole-number
+    ratings, ~8% not attended, PHQ-9 on client rows of attended sessions (the app tests and
+    the app benchmarks use it)."""
+    rng = np.random.default_rng(seed)
+    n = clients * weeks
+    client = np.repeat(np.arange(clients), weeks)
+    week = np.tile(np.arange(weeks), clients)
+    attendance = rng.choice(["attended", "cancelled", "no_show"], n, p=[0.92, 0.04, 0.04])
+    base = pd.DataFrame({
+        "client_id": [f"C{c + 1:04d}" for c in client], "therapist_id": "T01",
+        "supervisor_id": None, "site": None,
+        "session_date": start + pd.to_timedelta(week * 7 + client % 5, unit="D"),
+        "session_number": week + 1, "attendance": attendance, "note": None})
+    frames = []
+    for rater in raters:
+        frame = base.assign(rater=rater)
+        for key in SIGN_KEYS:
+            scores = np.clip(np.round(rng.normal(8.0, 1.6, n)), 0, 10)
+            frame[key] = np.where(attendance == "attended", scores, np.nan)
+        for key in BUILTIN_MEASURE_KEYS:
+            frame[key] = np.nan
+        if phq9 and rater == "client":
+            scores = np.clip(np.round(rng.normal(14 - week * 0.3, 4)), 0, 27)
+            frame["phq9"] = np.where(attendance == "attended", scores, np.nan)
+        frames.append(frame)
+    frame = pd.concat(frames)[list(BASE_ORDER)]
+    return frame.sort_values(["client_id", "session_date", "rater"], ignore_index=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -70,11 +71,28 @@ def test_starts_on_first_therapist_latest_month_all_clients(app, ratings):
     assert "Therapist T01 · October 2026" in app.header.value
 
 
+def test_header_counts_clients_with_a_session_in_the_period(source, ratings):
+    """Not every client the therapist ever had: those with a session in the period (as the
+    'clients seen' tile), before and after a choice of clients; none in a month without one."""
+    def seen(period, clients=None):
+        rows = ratings[(ratings["therapist_id"] == "T01")
+                       & ratings["session_date"].between(period.start, period.end)]
+        ids = set(rows["client_id"])
+        return len(ids if clients is None else ids & set(clients))
+
+    app = CaseloadApp(source)
+    assert f"{seen(OCT)} clients with a session" in app.header.value
+    chosen = app.clients.options[:3]
+    app.clients.value = chosen
+    assert f"{seen(OCT, chosen)} of {seen(OCT)} clients" in app.header.value
+    early = replace(source, default_period=parse_month("2025-01"))
+    assert "0 clients with a session" in CaseloadApp(early).header.value
+
+
 def test_agenda_follows_clients(app, ratings):
     chosen = app.clients.options[:3]
     app.clients.value = chosen
     assert agenda_clients(app) == expected_agenda(ratings, OCT, "T01", list(chosen))
-    assert "3 of" in app.header.value
 
 
 def test_agenda_and_charts_follow_period_presets(app, ratings):

@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 import vl_convert as vlc
 from altair.vegalite.v6.schema.core import load_schema
+from caseloads import START
+from caseloads import weekly_caseload as caseload
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbook.data.columns import BASE_ORDER, BUILTIN_MEASURE_KEYS
 from workbook.data.config import Config, parse_config
 from workbook.data.signs import SIGN_KEYS, SIGN_LABELS
 from workbook.views import app_charts as A
@@ -24,40 +25,11 @@ from workbook.views.svg import chart_to_svg, compile_vega, vegalite_version
 
 CONFIG = Config()
 MIN_GAP = 12  # px: no two labels closer (issue 14)
-START = pd.Timestamp("2026-01-05")
 SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 _VALIDATOR = None
 
 
-def caseload(clients: int = 30, weeks: int = 26, seed: int = 0, raters=("client", "therapist"),
-             phq9: bool = True) -> pd.DataFrame:
-    """One therapist's typed ratings: weekly sessions (client c on weekday c % 5), whole-number
-    ratings, ~8% not attended, PHQ-9 on client rows of attended sessions."""
-    rng = np.random.default_rng(seed)
-    n = clients * weeks
-    client = np.repeat(np.arange(clients), weeks)
-    week = np.tile(np.arange(weeks), clients)
-    attendance = rng.choice(["attended", "cancelled", "no_show"], n, p=[0.92, 0.04, 0.04])
-    base = pd.DataFrame({
-        "client_id": [f"C{c + 1:04d}" for c in client], "therapist_id": "T01",
-        "supervisor_id": None, "site": None,
-        "session_date": START + pd.to_timedelta(week * 7 + client % 5, unit="D"),
-        "session_number": week + 1, "attendance": attendance, "note": None})
-    frames = []
-    for rater in raters:
-        frame = base.assign(rater=rater)
-        for key in SIGN_KEYS:
-            scores = np.clip(np.round(rng.normal(8.0, 1.6, n)), 0, 10)
-            frame[key] = np.where(attendance == "attended", scores, np.nan)
-        for key in BUILTIN_MEASURE_KEYS:
-            frame[key] = np.nan
-        if phq9 and rater == "client":
-            scores = np.clip(np.round(rng.normal(14 - week * 0.3, 4)), 0, 27)
-            frame["phq9"] = np.where(attendance == "attended", scores, np.nan)
-        frames.append(frame)
-    frame = pd.concat(frames)[list(BASE_ORDER)]
-    return frame.sort_values(["client_id", "session_date", "rater"], ignore_index=True)
 
 
 def _end(weeks: int) -> pd.Timestamp:

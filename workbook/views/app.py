@@ -18,7 +18,7 @@ import difflib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -221,8 +221,9 @@ class CaseloadApp:
         state = self.read_state()
         self.state = state
         mine = self._caseload(state)
-        total = len(self.clients.options)
-        shown = len(state.clients) if state.clients else total
+        everyone = mine if state.clients is None else self._caseload(replace(state, clients=None))
+        total, shown = everyone.attendance["client_id"].nunique(), mine.attendance[
+            "client_id"].nunique()  # clients with a session in the period, as the tiles count
         self.header.value = app_html.title_html(state.therapist_id, self.period.label, shown,
                                                 total)
         self.tiles.value = app_html.tiles_html(headline_figures(mine, state.rater))
